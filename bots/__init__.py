@@ -1,0 +1,1 @@
+"""The browser runtime, the adapter contract, findings, credentials and the payer registry."""

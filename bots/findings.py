@@ -1,0 +1,180 @@
+"""What adapters return: plain pydantic findings with provenance; only `workqueue/` stores them."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _aware(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware (UTC)")
+    return value.astimezone(UTC)
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (SQLModel rejects naive datetimes)."""
+    return datetime.now(UTC)
+
+
+class _Finding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Provenance(_Finding):
+    """Where and when a finding was read: enough to find it again and to trust it."""
+
+    payer_id: str
+    account: str
+    url: str = Field(description="page URL without query string (queries may carry patient data)")
+    observed_at: AwareDatetime = Field(default_factory=utc_now)
+    raw_text: str | None = Field(default=None, description="the portal's own words the finding rests on")
+    screenshot_sha256: str | None = None
+    screenshot_path: str | None = None
+
+
+class Adjustment(_Finding):
+    """One claim adjustment: group code (CO, PR, OA, PI, CR), CARC code, amount."""
+
+    group_code: str
+    carc: str
+    amount: Decimal
+
+
+class ServiceLine(_Finding):
+    """One service line as the portal shows it."""
+
+    line_number: int
+    procedure_code: str
+    service_date: date | None = None
+    units: int = 1
+    billed: Decimal | None = None
+    allowed: Decimal | None = None
+    paid: Decimal | None = None
+    patient_responsibility: Decimal | None = None
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    carc_codes: list[str] = Field(default_factory=list)
+    rarc_codes: list[str] = Field(default_factory=list)
+
+
+class ClaimQuery(_Finding):
+    """What a bot needs to look a claim up: the practice's claim number and search keys."""
+
+    claim_number: str = Field(description="the practice's claim number (patient control number, CLM01)")
+    payer_id: str
+    member_id: str
+    date_of_service: date
+    payer_claim_number: str | None = None
+    billed_amount: Decimal | None = None
+
+
+class ClaimStatusFinding(_Finding):
+    """A claim's status on the portal, in the portal's words and as an X12 claim status category."""
+
+    kind: Literal["claim_status"] = "claim_status"
+    claim_number: str
+    payer_claim_number: str | None = None
+    raw_status: str
+    status_category: str | None = Field(
+        default=None, description="X12 277 STC01-1 category (A0-A8, P0-P5, F0-F4, R0-R17, E0-E4, D0); "
+        "None when the wording is not in the payer's status map"
+    )
+    reference_number: str | None = Field(
+        default=None, description="the payer's reference for this answer: ICN, or the search reference "
+        "when the claim is not on file"
+    )
+    billed: Decimal | None = None
+    allowed: Decimal | None = None
+    paid: Decimal | None = None
+    patient_responsibility: Decimal | None = None
+    adjudication_date: date | None = None
+    payment_method: str | None = None
+    check_number: str | None = None
+    payment_date: date | None = None
+    pending_reason: str | None = None
+    carc_codes: list[str] = Field(default_factory=list)
+    rarc_codes: list[str] = Field(default_factory=list)
+    adjustments: list[Adjustment] = Field(default_factory=list)
+    service_lines: list[ServiceLine] = Field(default_factory=list)
+    crossover_payer: str | None = None
+    provenance: Provenance
+
+
+class CorrespondenceFinding(_Finding):
+    """A letter downloaded from the portal's document center; the file is on disk, named by hash."""
+
+    kind: Literal["correspondence"] = "correspondence"
+    portal_document_id: str
+    title: str
+    letter_date: date | None = None
+    suggested_file_name: str = Field(description="the name the portal sent, untrusted (may contain ../)")
+    file_path: str
+    sha256: str
+    content_type: str = "application/pdf"
+    provenance: Provenance
+
+
+class RecordsPacket(_Finding):
+    """A biller's records packet queued for upload against one claim."""
+
+    packet_id: str
+    claim_number: str
+    payer_claim_number: str | None = None
+    document_type: str = "medical_records"
+    reference_number: str | None = Field(default=None, description="document control number asked for")
+    file_path: str
+    sha256: str
+
+
+class UploadConfirmation(_Finding):
+    """The portal's receipt for an uploaded packet."""
+
+    kind: Literal["upload_confirmation"] = "upload_confirmation"
+    packet_id: str
+    claim_number: str
+    confirmation_number: str
+    duplicate_flagged: bool = False
+    provenance: Provenance
+
+
+class AuthorizationFinding(_Finding):
+    """A prior authorization as the portal shows it."""
+
+    kind: Literal["authorization"] = "authorization"
+    auth_number: str
+    member_id: str
+    service: str
+    procedure_codes: list[str] = Field(default_factory=list)
+    provider: str | None = None
+    facility: str | None = None
+    raw_status: str
+    status: Literal["approved", "pended", "denied", "partially_approved"] | None = None
+    approved_units: int | None = None
+    used_units: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    requested_date: date | None = None
+    decision_date: date | None = None
+    provenance: Provenance
+
+
+class PortalProblem(_Finding):
+    """A typed failure from a portal step, safe to store: no secrets, no patient data."""
+
+    kind: Literal["portal_problem"] = "portal_problem"
+    error_type: str
+    message: str
+    claim_number: str | None = None
+    packet_id: str | None = None
+    provenance: Provenance
+
+
+Finding = (
+    ClaimStatusFinding | CorrespondenceFinding | UploadConfirmation | AuthorizationFinding | PortalProblem
+)

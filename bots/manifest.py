@@ -1,0 +1,38 @@
+"""A payer's manifest (`payers/<id>/manifest.toml`): identity, portal, capabilities, limits, quality."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+Capability = Literal["login", "check_claim_status", "download_correspondence", "upload_records",
+                     "pull_authorizations"]
+CAPABILITIES: tuple[str, ...] = ("login", "check_claim_status", "download_correspondence", "upload_records",
+                                 "pull_authorizations")
+
+
+class Manifest(BaseModel):
+    """What an operator and the scheduler need to know about one payer adapter."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")
+    name: str
+    portal_url: HttpUrl
+    portal_style: Literal["server_rendered", "single_page_app", "clearinghouse", "other"] = "server_rendered"
+    sandbox_portal: str | None = Field(default=None, description="path prefix of the sandbox portal, if any")
+    capabilities: list[Capability]
+    mfa: Literal["none", "totp", "one_time_code"] = "none"
+    max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
+    batch_size: int = Field(default=25, ge=1, le=500)
+    quality: Literal["todo", "bronze", "silver", "gold"] = "todo"
+    recheck_after_hours: int = Field(default=20, ge=0)
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        """Read and validate a manifest file."""
+        with path.open("rb") as handle:
+            return cls.model_validate(tomllib.load(handle))

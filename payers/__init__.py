@@ -1,0 +1,1 @@
+"""One package per payer portal: adapter, page objects, manifest, status map, conformance cases."""
