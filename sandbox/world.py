@@ -8,6 +8,7 @@ this world in their own wording; the oracle speaks only in canonical terms. All 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import random
 from dataclasses import asdict, dataclass, field
@@ -279,7 +280,8 @@ class World:
         rng = self.rng
         outcome = claim.outcome
         if outcome == "not_found":
-            claim.search_reference = f"SR{rng.randrange(10**7, 10**8)}"
+            claim.search_reference = search_reference(self.profile.payer_id, claim.member.member_id,
+                                                      claim.date_of_service)
             return
         claim.payer_claim_number = self._icn(i, claim.submitted_date)
         claim.inventory_has_icn = rng.random() < 0.6
@@ -354,6 +356,10 @@ class World:
                 self.claims[b].date_of_service = self.claims[a].date_of_service
                 self.claims[b].inventory_has_icn = False
                 self.claims[a].inventory_has_icn = False
+        for claim in self.claims:  # member or date of service changed above: the inquiry reference follows
+            if claim.outcome == "not_found":
+                claim.search_reference = search_reference(self.profile.payer_id, claim.member.member_id,
+                                                          claim.date_of_service)
 
     def _authorization(self, i: int) -> Authorization:
         rng = self.rng
@@ -592,6 +598,18 @@ class World:
 
     def as_dict(self) -> dict:
         return asdict(self.profile)
+
+
+def search_reference(payer_id: str, member_id: str, date_of_service: date) -> str:
+    """The inquiry reference a portal prints for a member + date-of-service search (same search, same number)."""
+    digest = hashlib.sha256(f"{payer_id}|{member_id}|{date_of_service.isoformat()}".encode()).hexdigest()
+    return f"SR{int(digest[:12], 16) % 10**8:08d}"
+
+
+def claim_number_reference(payer_id: str, payer_claim_number: str) -> str:
+    """The inquiry reference a portal prints for a search by claim number."""
+    digest = hashlib.sha256(f"{payer_id}|{payer_claim_number}".encode()).hexdigest()
+    return f"SR{int(digest[:12], 16) % 10**8:08d}"
 
 
 def rows_to_csv(rows: list[dict[str, str]]) -> str:
