@@ -64,9 +64,8 @@ class NotFound(PortalError):
 
 
 class SessionExpired(PortalError):
-    """The portal logged the bot out mid-run; the runtime logs in again once."""
+    """The portal logged the bot out mid-run; the runner logs in again once (not a blind retry)."""
 
-    transient = True
     task_kind = "session_expired"
 
 

@@ -62,7 +62,10 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
 
     @router.get("/{portal}/mailbox/{username}")
     def mailbox(portal: str, username: str) -> dict:
-        return {"code": state_of(portal).latest_code(username)}
+        state = state_of(portal)
+        with state.lock:
+            sent = [m for m in state.mailbox if m["username"] == username]
+        return {"code": sent[-1]["code"] if sent else None, "sent_at": sent[-1]["sent_at"] if sent else None}
 
     @router.post("/{portal}/release-letters")
     def release_letters(portal: str) -> dict:

@@ -1,0 +1,117 @@
+"""The `payerbot` command: demo, sandbox, nightly run, claims, tasks, credentials and payers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from bots.credentials import Credential, CredentialStore
+from bots.redaction import install as install_redactor
+from workqueue.cli import claims_app, tasks_app
+
+app = typer.Typer(help="Robots that work payer portals overnight and hand billers a worklist.",
+                  no_args_is_help=True, pretty_exceptions_show_locals=False)
+run_app = typer.Typer(help="Run a flow now.", no_args_is_help=True)
+credentials_app = typer.Typer(help="Portal credentials, stored encrypted under the secrets folder.",
+                              no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(claims_app, name="claims")
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(credentials_app, name="credentials")
+console = Console()
+
+
+@app.callback()
+def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More log output.")] = False) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redactor()
+
+
+@app.command()
+def demo(
+    port: Annotated[int | None, typer.Option(help="Sandbox port (default: a free one).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
+    claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
+) -> None:
+    """Start the sandbox portals, import their inventory, run the nightly flow and show the worklist."""
+    from flows.demo import run_demo
+
+    open_tasks = run_demo(port=port, seed=seed, claims=claims, console=console)
+    if open_tasks == 0:
+        console.print("[red]The worklist is empty: the demo found nothing to do.[/]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8700,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
+    claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
+) -> None:
+    """Serve the simulated payer portals (and their oracle under /_sandbox) until interrupted."""
+    from sandbox.server import serve
+
+    console.print(f"Sandbox portals on http://127.0.0.1:{port}/ (oracle: /_sandbox/<portal>/oracle)")
+    serve(port=port, seed=seed, claims=claims)
+
+
+@run_app.command("nightly")
+def run_nightly(
+    payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,
+    force: Annotated[bool, typer.Option(help="Re-check claims even if checked recently.")] = False,
+) -> None:
+    """Run the nightly flow now against the configured portals."""
+    from flows.nightly import nightly
+
+    result = nightly(payer_ids=payer or None, force=force)
+    table = Table(title=f"bot run {result['run_id']}")
+    for column in ("payer", "account", "claims", "letters", "uploads", "auths", "problems", "stopped by"):
+        table.add_column(column)
+    for o in result["accounts"]:
+        table.add_row(o["payer_id"], o["account"], str(o["claims_checked"]), str(o["letters_downloaded"]),
+                      str(o["uploads_done"]), str(o["authorizations"]), str(o["problems"]), o["stopped_by"] or "")
+    console.print(table)
+    for payer_id, reason in result["skipped"].items():
+        console.print(f"[yellow]skipped {payer_id}: {reason}[/]")
+
+
+@credentials_app.command("set")
+def credentials_set(
+    payer_id: str,
+    account: str,
+    username: Annotated[str, typer.Option(prompt=True)],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
+    totp_seed: Annotated[str, typer.Option(prompt="TOTP seed (empty if none)", hide_input=True)] = "",
+    portal_url: Annotated[str | None, typer.Option(help="Override the manifest's portal URL.")] = None,
+    option: Annotated[list[str] | None, typer.Option(help="key=value adapter options (repeatable).")] = None,
+) -> None:
+    """Store or replace one portal account's credential (encrypted)."""
+    options = dict(item.split("=", 1) for item in option or [])
+    CredentialStore().put(Credential(payer_id=payer_id, account=account, username=username, password=password,
+                                     totp_seed=totp_seed or None, portal_url=portal_url, options=options))
+    console.print(f"Stored {payer_id}/{account}.")
+
+
+@credentials_app.command("list")
+def credentials_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List stored accounts (never their secrets)."""
+    rows = [{"payer_id": c.payer_id, "account": c.account, "username": c.username,
+             "totp": c.totp_seed is not None, "portal_url": c.portal_url} for c in CredentialStore().all()]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("payer", "account", "username", "totp", "portal url")
+    for row in rows:
+        table.add_row(row["payer_id"], row["account"], row["username"], "yes" if row["totp"] else "no",
+                      row["portal_url"] or "(manifest)")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    app()

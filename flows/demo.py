@@ -1,0 +1,95 @@
+"""`payerbot demo`: start the sandbox portals, import their inventory, run the night, show the worklist."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlmodel import func, select
+
+from bots.credentials import Credential, CredentialStore
+from bots.evidence import payerbot_home
+from bots.registry import registry
+from sandbox.server import SandboxServer
+from workqueue.db import get_engine, init_db, session_scope
+from workqueue.inventory import import_claims
+from workqueue.models import Claim
+from workqueue.tasks import worklist_summary
+
+
+def store_sandbox_credentials(server: SandboxServer, store: CredentialStore) -> list[str]:
+    """Save each sandbox portal's demo account (synthetic) in the encrypted credential store."""
+    saved = []
+    for portal in server.states:
+        if portal not in registry():
+            continue
+        account = httpx.get(f"{server.url}/_sandbox/{portal}/accounts").json()[0]
+        options = {"one_time_code_url": f"{server.url}/_sandbox/{portal}/mailbox"}
+        store.put(Credential(payer_id=portal, account="main", username=account["username"],
+                             password=account["password"], totp_seed=account["totp_seed"],
+                             portal_url=server.portal_url(portal), options=options))
+        saved.append(portal)
+    return saved
+
+
+def fetch_inventory(server: SandboxServer, destination: Path) -> Path:
+    """Download the practice's claims inventory export that the sandbox produces."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    destination.write_text(httpx.get(f"{server.url}/_sandbox/inventory.csv").text)
+    return destination
+
+
+def _checked_since(started) -> int:
+    with session_scope(get_engine()) as session:
+        return session.exec(select(func.count()).select_from(Claim).where(Claim.last_checked_at >= started)).one()
+
+
+def run_demo(*, port: int | None, seed: int, claims: int, console: Console) -> int:
+    """The whole demo; returns the number of open tasks in the worklist."""
+    from bots.findings import utc_now
+    from flows.nightly import nightly
+
+    engine = get_engine()
+    init_db(engine)
+    with SandboxServer(port=port, seed=seed, claims=claims) as server:
+        console.print(f"[bold]Sandbox portals[/] at {server.url}: {', '.join(server.states)}")
+        inventory = fetch_inventory(server, payerbot_home() / "inventory.csv")
+        with session_scope(engine) as session:
+            report = import_claims(inventory, session)
+        console.print(f"Imported the claims inventory: {report}")
+        payers = store_sandbox_credentials(server, CredentialStore())
+        console.print(f"Stored encrypted credentials for: {', '.join(payers)}")
+        with session_scope(engine) as session:
+            due = session.exec(select(func.count()).select_from(Claim).where(Claim.finalized == False)).one()  # noqa: E712
+        started = utc_now()
+        result: dict = {}
+        worker = threading.Thread(target=lambda: result.update(nightly(payer_ids=payers)), daemon=True)
+        with Progress(TextColumn("[bold]nightly run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=False) as progress:
+            bar = progress.add_task("claims", total=due)
+            worker.start()
+            while worker.is_alive():
+                progress.update(bar, completed=min(due, _checked_since(started)))
+                time.sleep(0.5)
+            progress.update(bar, completed=min(due, _checked_since(started)))
+    if not result:
+        raise RuntimeError("the nightly flow did not finish; see the log above")
+    for account in result["accounts"]:
+        console.print(f"  {account['payer_id']}/{account['account']}: {account['claims_checked']} claims, "
+                      f"{account['letters_downloaded']} letters, {account['authorizations']} authorizations"
+                      + (f" - stopped by {account['stopped_by']}" if account["stopped_by"] else ""))
+    with session_scope(engine) as session:
+        summary = worklist_summary(session)
+    table = Table(title="Worklist: open tasks by kind and owner")
+    for column in ("kind", "owner", "open tasks"):
+        table.add_column(column, justify="right" if column == "open tasks" else "left")
+    for kind, owner, count in summary:
+        table.add_row(kind, owner, str(count))
+    console.print(table)
+    console.print("Next: [bold]payerbot tasks list[/] (or --json), [bold]payerbot web[/] for the biller worklist.")
+    return sum(count for _k, _o, count in summary)
