@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from workqueue.cli import claims_app, tasks_app
 
 from bots.credentials import Credential, CredentialStore
 from bots.redaction import install as install_redactor
-from workqueue.cli import claims_app, tasks_app
+from flows.payer_cli import payer_app
 
 app = typer.Typer(help="Robots that work payer portals overnight and hand billers a worklist.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -23,6 +24,7 @@ app.add_typer(run_app, name="run")
 app.add_typer(claims_app, name="claims")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(credentials_app, name="credentials")
+app.add_typer(payer_app, name="payer")
 console = Console()
 
 

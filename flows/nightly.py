@@ -11,6 +11,10 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.futures import wait
+from workqueue.persist import persist_findings
+from workqueue.planning import mark_uploading, plan_night
+from workqueue.runs import finish_run, start_run
+from workqueue.tasks import worklist_summary
 
 from bots.credentials import CredentialStore
 from bots.evidence import EvidenceStore, payerbot_home
@@ -18,10 +22,6 @@ from bots.findings import Finding
 from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser
 from workqueue.db import get_engine, init_db, session_scope
-from workqueue.planning import mark_uploading, plan_night
-from workqueue.persist import persist_findings
-from workqueue.runs import finish_run, start_run
-from workqueue.tasks import worklist_summary
 
 # Findings from several accounts arrive at once; the work queue takes them one batch at a time.
 _persist_lock = threading.Lock()
@@ -131,7 +131,8 @@ def work_account(work: AccountWork, run_id: int) -> tuple[dict, dict]:
 
 def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, str], worklist: list) -> str:
     """The run's summary for operators: counts only, never patient data."""
-    lines = ["# payerbot nightly run", "", "| payer | account | claims | letters | uploads | auths | problems | stopped by |",
+    lines = ["# payerbot nightly run", "",
+             "| payer | account | claims | letters | uploads | auths | problems | stopped by |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for o in outcomes:
         lines.append(f"| {o['payer_id']} | {o['account']} | {o['claims_checked']} | {o['letters_downloaded']} | "

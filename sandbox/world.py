@@ -508,7 +508,8 @@ class World:
                     line.adjustments = [("CO", "45", line.billed - line.allowed)]
                     line.patient_responsibility = Decimal("0.00")
                     line.paid = line.allowed
-                claim.payment_method, claim.check_number, claim.payment_date = "EFT", f"1T{claim.claim_number}", self.today
+                claim.payment_method, claim.payment_date = "EFT", self.today
+                claim.check_number = f"1T{claim.claim_number}"
                 settled.append(claim.claim_number)
         return settled
 

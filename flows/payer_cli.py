@@ -1,0 +1,149 @@
+"""`payerbot payer ...`: list, scaffold, check (conformance suite) and try payer adapters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import payers
+from bots.registry import registry
+
+payer_app = typer.Typer(help="Operators: add, test and repair payer adapters.", no_args_is_help=True)
+console = Console()
+REPO_ROOT = Path(payers.__file__).resolve().parent.parent
+
+
+@payer_app.command("list")
+def payer_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Registered payers with their capabilities and quality level."""
+    rows = [{"id": pid, "name": cls.manifest.name, "portal_style": cls.manifest.portal_style,
+             "capabilities": list(cls.manifest.capabilities), "quality": cls.manifest.quality,
+             "max_sessions": cls.manifest.max_sessions, "mfa": cls.manifest.mfa}
+            for pid, cls in sorted(registry().items())]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "name", "style", "capabilities", "quality", "sessions")
+    for row in rows:
+        table.add_row(row["id"], row["name"], row["portal_style"], ", ".join(row["capabilities"]),
+                      row["quality"], str(row["max_sessions"]))
+    console.print(table)
+
+
+@payer_app.command("new")
+def payer_new(
+    payer_id: str,
+    name: Annotated[str, typer.Option(help="The payer's name as billers know it.")],
+    url: Annotated[str, typer.Option(help="The portal's login URL.")],
+    style: Annotated[str, typer.Option(help="server_rendered, single_page_app, clearinghouse or other.")]
+    = "server_rendered",
+    sandbox_portal: Annotated[str, typer.Option(help="Sandbox portal to test against.")] = "",
+    mfa: Annotated[str, typer.Option(help="none, totp or one_time_code.")] = "totp",
+) -> None:
+    """Create payers/ID from the template (adapter, pages, manifest, status map, cases, checklist)."""
+    from flows.scaffold import ScaffoldError, create_payer
+
+    if payer_id in registry():
+        console.print(f"[red]payer {payer_id!r} already exists[/]")
+        raise typer.Exit(1)
+    try:
+        folder = create_payer(payer_id, name=name, url=url, style=style, sandbox_portal=sandbox_portal, mfa=mfa)
+    except ScaffoldError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(1) from error
+    console.print(f"Created {folder}. Next: fill in pages.py and adapter.py, map the wording in "
+                  f"status_map.toml, then `payerbot payer check {payer_id}` (docs/adding-a-payer.md).")
+
+
+@payer_app.command("check")
+def payer_check(payer_id: str, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
+    """Run the conformance suite for one payer (against its sandbox portal or recorded HAR)."""
+    command = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "conformance"), "--payer", payer_id,
+               "-p", "no:cacheprovider", "-q" if not verbose else "-v", "--no-header"]
+    result = subprocess.run(command, cwd=REPO_ROOT, check=False)
+    raise typer.Exit(result.returncode)
+
+
+@payer_app.command("try")
+def payer_try(
+    payer_id: str,
+    claim: Annotated[str | None, typer.Option(help="Practice claim number from the inventory.")] = None,
+    capability: Annotated[str, typer.Option(help="check_claim_status, download_correspondence or "
+                                                 "pull_authorizations.")] = "check_claim_status",
+    account: Annotated[str | None, typer.Option(help="Which stored account (default: the first).")] = None,
+    headed: Annotated[bool, typer.Option(help="Show the browser window.")] = False,
+    trace: Annotated[bool, typer.Option(help="Keep a Playwright trace (open with `playwright show-trace`).")]
+    = False,
+) -> None:
+    """Run one capability against a portal now and print the findings (the development loop)."""
+    from playwright.sync_api import sync_playwright
+
+    from bots.browser import launch_options
+    from bots.credentials import CredentialStore
+    from bots.evidence import EvidenceStore, payerbot_home
+    from bots.one_time_codes import provider_for
+    from bots.registry import get_adapter
+    from bots.session import account_session
+
+    adapter_cls = get_adapter(payer_id)
+    store = CredentialStore()
+    credentials = [c for c in store.for_payer(payer_id) if account in (None, c.account)]
+    if not credentials:
+        console.print(f"[red]no stored credential for {payer_id}; use `payerbot credentials set`[/]")
+        raise typer.Exit(1)
+    query = _claim_query(claim) if capability == "check_claim_status" else None
+    home = payerbot_home()
+    trace_path = home / "traces" / f"{payer_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.zip"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(**launch_options(playwright, headless=not headed))
+        with account_session(browser, adapter_cls, credentials[0], store=store, evidence=EvidenceStore(),
+                             one_time_codes=provider_for(credentials[0]),
+                             download_dir=home / "downloads" / "try") as adapter:
+            # Tracing starts after the login, so no password or one-time code is ever in a trace.
+            if trace:
+                adapter.session.context.tracing.start(screenshots=True, snapshots=True)
+            try:
+                if capability == "check_claim_status":
+                    findings = [adapter.check_claim_status(query)]
+                elif capability == "download_correspondence":
+                    findings = adapter.download_correspondence(None, set())
+                elif capability == "pull_authorizations":
+                    findings = adapter.pull_authorizations()
+                else:
+                    raise typer.BadParameter(f"unknown capability {capability!r}")
+            finally:
+                if trace:
+                    trace_path.parent.mkdir(parents=True, exist_ok=True)
+                    adapter.session.context.tracing.stop(path=trace_path)
+        browser.close()
+    for finding in findings:
+        print(finding.model_dump_json(indent=2))
+    if trace:
+        console.print(f"Trace: {trace_path} (contains portal pages: keep it inside the data folder). "
+                      f"Open it with `.venv/bin/playwright show-trace {trace_path}`.")
+
+
+def _claim_query(claim_number: str | None):
+    """The inventory's search keys for a claim, read from the work queue."""
+    from bots.findings import ClaimQuery
+    from workqueue.db import get_engine, init_db, session_scope
+    from workqueue.models import Claim
+
+    if not claim_number:
+        raise typer.BadParameter("--claim is required for check_claim_status")
+    engine = get_engine()
+    init_db(engine)
+    with session_scope(engine) as session:
+        row = session.get(Claim, claim_number)
+        if row is None:
+            raise typer.BadParameter(f"claim {claim_number} is not in the inventory (payerbot claims import)")
+        return ClaimQuery(claim_number=row.claim_number, payer_id=row.payer_id, member_id=row.member_id,
+                          date_of_service=row.date_of_service, payer_claim_number=row.payer_claim_number)
