@@ -1,0 +1,221 @@
+"""The work queue's tables: claims, stored findings, tasks and their history, letters, authorizations, packets."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from bots.findings import utc_now
+from workqueue.coltypes import Money, UTCDateTime
+
+TASK_STATUSES = ("open", "in_progress", "waiting_on_payer", "done", "cancelled")
+ACTIVE_STATUSES = ("open", "in_progress", "waiting_on_payer")
+PACKET_STATUSES = ("draft", "queued", "uploading", "uploaded", "failed")
+
+
+def _when(**kwargs: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kwargs)
+
+
+def _money(**kwargs: Any) -> Any:
+    return Field(default=None, sa_type=Money, **kwargs)
+
+
+class Claim(SQLModel, table=True):
+    """One claim of the practice's inventory plus what the bots last saw of it on the portal."""
+
+    claim_number: str = Field(primary_key=True, description="the practice's claim number (CLM01)")
+    payer_id: str = Field(index=True)
+    payer_name: str | None = None
+    member_id: str | None = None
+    patient_last_name: str | None = None
+    patient_first_name: str | None = None
+    patient_dob: date | None = None
+    date_of_service: date | None = None
+    submitted_date: date | None = None
+    billed_amount: Decimal | None = _money()
+    expected_amount: Decimal | None = _money()
+    payer_claim_number: str | None = Field(default=None, index=True)
+    procedure_codes: str = ""  # ';'-separated, as the inventory exports them
+    units: str = ""  # ';'-separated, one per procedure code
+    auth_number: str | None = Field(default=None, index=True)
+    provider_npi: str | None = None
+    in_inventory: bool = True  # False for a claim known only from a portal finding
+    # current status, from the latest finding
+    status_category: str | None = None
+    raw_status: str | None = None
+    status_reference: str | None = None
+    allowed: Decimal | None = _money()
+    paid: Decimal | None = _money()
+    patient_responsibility: Decimal | None = _money()
+    adjudication_date: date | None = None
+    payment_date: date | None = None
+    check_number: str | None = None
+    finalized: bool = Field(default=False, index=True)
+    last_checked_at: datetime | None = _when(default=None)
+    next_check_at: datetime | None = _when(default=None)
+    imported_at: datetime | None = _when(default=None)
+
+    def code_list(self) -> list[str]:
+        """The procedure codes as a list."""
+        return [c.strip() for c in self.procedure_codes.split(";") if c.strip()]
+
+    def unit_list(self) -> list[int]:
+        """Units per procedure code (1 where the inventory left it blank)."""
+        units = [u.strip() for u in self.units.split(";")]
+        codes = self.code_list()
+        return [int(units[i]) if i < len(units) and units[i].isdigit() else 1 for i in range(len(codes))]
+
+
+class StatusFinding(SQLModel, table=True):
+    """Append-only history of claim status findings; identical repeats are not stored again."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    claim_number: str = Field(foreign_key="claim.claim_number", index=True)
+    payer_id: str
+    status_category: str | None = None
+    raw_status: str
+    fingerprint: str = Field(index=True, description="hash of the finding without provenance")
+    observed_at: datetime = _when()
+    run_id: int | None = None
+    finding: dict = Field(default_factory=dict, sa_type=JSON)
+
+
+class Task(SQLModel, table=True):
+    """Something a biller or operator must do next, with owner, deadline and the payer's reference."""
+
+    __table_args__ = (Index("ix_task_owner_status_deadline", "owner", "status", "deadline"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(index=True)
+    claim_number: str | None = Field(default=None, index=True)
+    payer_id: str = Field(index=True)
+    account: str | None = None
+    title: str
+    payer_said: str | None = Field(default=None, sa_type=Text)
+    action: str | None = None
+    owner: str
+    deadline: date | None = None
+    reference_number: str | None = None
+    priority: str = "normal"
+    status: str = "open"
+    evidence: list = Field(default_factory=list, sa_type=JSON)
+    follow_up_date: date | None = None
+    dedupe_key: str = Field(unique=True)
+    created_at: datetime = _when(default_factory=utc_now)
+    updated_at: datetime = _when(default_factory=utc_now)
+    closed_reason: str | None = None
+    closed_by: str | None = None  # "bot" or a user: the bot reopens only what it closed itself
+
+
+class TaskHistory(SQLModel, table=True):
+    """Append-only log of every change to a task: who, when, which field, old and new value, why."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    at: datetime = _when(default_factory=utc_now)
+    actor: str = "bot"
+    action: str
+    field: str | None = None
+    old: str | None = None
+    new: str | None = None
+    note: str | None = None
+
+
+class BotRun(SQLModel, table=True):
+    """One night's run (or a manual one): when, which payers, what it found, what failed."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    flow_run_id: str | None = None
+    started_at: datetime = _when(default_factory=utc_now)
+    finished_at: datetime | None = _when(default=None)
+    duration_s: float | None = None
+    payers: list = Field(default_factory=list, sa_type=JSON)
+    counts: dict = Field(default_factory=dict, sa_type=JSON)
+    errors: list = Field(default_factory=list, sa_type=JSON)
+    status: str = "running"
+
+
+class Document(SQLModel, table=True):
+    """A letter downloaded from a portal, stored once under a name we build, with what we read in it."""
+
+    __table_args__ = (UniqueConstraint("payer_id", "portal_document_id", name="uq_document_portal_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(unique=True)
+    payer_id: str = Field(index=True)
+    portal_document_id: str
+    title: str
+    letter_date: date | None = None
+    stored_path: str
+    original_file_name: str
+    text: str = Field(default="", sa_type=Text)
+    doc_type: str = "other"
+    claim_number: str | None = Field(default=None, index=True)
+    payer_claim_number: str | None = None
+    reference_number: str | None = None
+    auth_number: str | None = None
+    due_date: date | None = None
+    observed_at: datetime = _when(default_factory=utc_now)
+    url: str | None = None
+
+
+class Authorization(SQLModel, table=True):
+    """A prior authorization's current state as the portal last showed it."""
+
+    __table_args__ = (UniqueConstraint("payer_id", "auth_number", name="uq_authorization_number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    payer_id: str = Field(index=True)
+    auth_number: str
+    member_id: str
+    service: str
+    procedure_codes: list = Field(default_factory=list, sa_type=JSON)
+    provider: str | None = None
+    facility: str | None = None
+    raw_status: str
+    status: str | None = None
+    approved_units: int | None = None
+    used_units: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    requested_date: date | None = None
+    decision_date: date | None = None
+    last_seen_at: datetime = _when(default_factory=utc_now)
+
+
+class AuthorizationHistory(SQLModel, table=True):
+    """Field-level changes of an authorization between two findings."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    authorization_id: int = Field(foreign_key="authorization.id", index=True)
+    at: datetime = _when(default_factory=utc_now)
+    field: str
+    old: str | None = None
+    new: str | None = None
+
+
+class RecordsPacket(SQLModel, table=True):
+    """A biller's records packet for one task: draft, queued for the night, uploaded or failed."""
+
+    __tablename__ = "records_packet"
+
+    packet_id: str = Field(primary_key=True)
+    task_id: int = Field(foreign_key="task.id", index=True)
+    claim_number: str | None = None
+    payer_id: str = Field(index=True)
+    stored_path: str
+    original_file_name: str
+    sha256: str
+    status: str = Field(default="draft", index=True)
+    attempts: int = 0
+    last_error: str | None = None
+    confirmation_number: str | None = None
+    uploaded_at: datetime | None = _when(default=None)
+    last_problem_at: datetime | None = _when(default=None)  # the same problem persisted twice counts once
+    created_at: datetime = _when(default_factory=utc_now)
+    updated_at: datetime = _when(default_factory=utc_now)

@@ -1,0 +1,29 @@
+"""Bot run bookkeeping: when a night started and ended, for which payers, what it counted, what failed."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from bots.findings import utc_now
+from workqueue.models import BotRun
+
+
+def start_run(session: Session, *, flow_run_id: str | None, payer_ids: list[str]) -> int:
+    """Record a run's start; return its id (used in operator task references: bot-run-<id>)."""
+    run = BotRun(flow_run_id=flow_run_id, payers=list(payer_ids))
+    session.add(run)
+    session.flush()
+    return run.id
+
+
+def finish_run(session: Session, run_id: int, *, counts: dict, errors: list[dict], status: str) -> BotRun:
+    """Record a run's end, its counts and errors; the duration is computed."""
+    run = session.get(BotRun, run_id)
+    if run is None:
+        raise LookupError(f"no bot run {run_id}")
+    run.finished_at = utc_now()
+    run.duration_s = round((run.finished_at - run.started_at).total_seconds(), 3)
+    run.counts, run.errors, run.status = dict(counts), list(errors), status
+    session.add(run)
+    session.flush()
+    return run
