@@ -1,0 +1,1 @@
+"""Meridian Health Plan: adapter, page objects, manifest and status map for its provider portal."""

@@ -1,0 +1,1 @@
+"""Tests for the Meridian adapter against the sandbox portal."""

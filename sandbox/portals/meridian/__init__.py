@@ -1,0 +1,1 @@
+"""Meridian Health Plan's sandbox portal: a classic server-rendered 2010s provider portal."""
