@@ -1,0 +1,1 @@
+"""Lakeside Health Cooperative, worked through the ClaimBridge clearinghouse portal."""

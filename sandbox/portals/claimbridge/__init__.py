@@ -1,0 +1,1 @@
+"""ClaimBridge: a clearinghouse-style sandbox portal (payer picker, tabs, claim search inside an iframe)."""
