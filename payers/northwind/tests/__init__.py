@@ -1,0 +1,1 @@
+"""Tests of the Northwind Mutual adapter against its sandbox portal."""

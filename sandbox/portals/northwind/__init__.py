@@ -1,0 +1,1 @@
+"""Northwind Mutual sandbox portal: a single-page application rendered in the browser from a JSON API."""
