@@ -63,6 +63,17 @@ def sandbox(
     serve(port=port, seed=seed, claims=claims)
 
 
+@app.command()
+def web(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+) -> None:
+    """Serve the biller worklist in a browser (loopback only: it shows claim data and has no login)."""
+    from workqueue.web import serve
+
+    console.print(f"Worklist on http://127.0.0.1:{port}/")
+    serve(host="127.0.0.1", port=port)
+
+
 @run_app.command("nightly")
 def run_nightly(
     payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,
