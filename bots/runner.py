@@ -7,6 +7,7 @@ at most one batch; the sink (the Prefect flow) stores them through `workqueue/`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -71,6 +72,8 @@ class AccountOutcome:
     authorizations: int = 0
     problems: int = 0
     stopped_by: str | None = None
+    started_at: float = 0.0  # epoch seconds: when the account's browser context opened and closed
+    finished_at: float = 0.0
 
 
 class FindingSink(Protocol):
@@ -122,7 +125,13 @@ class AccountRunner:
 
     def run(self, work: AccountWork, sink: FindingSink) -> AccountOutcome:
         """Do the account's work; typed errors become PortalProblem findings, never exceptions."""
-        outcome = AccountOutcome(payer_id=work.payer_id, account=work.credential.account)
+        outcome = AccountOutcome(payer_id=work.payer_id, account=work.credential.account, started_at=time.time())
+        try:
+            return self._run(work, sink, outcome)
+        finally:
+            outcome.finished_at = time.time()
+
+    def _run(self, work: AccountWork, sink: FindingSink, outcome: AccountOutcome) -> AccountOutcome:
         capabilities = set(self.adapter_cls.manifest.capabilities)
         try:
             with account_session(self.browser, self.adapter_cls, work.credential, store=self.store,

@@ -22,3 +22,5 @@ def configure_prefect() -> None:
     }
     for key, value in defaults.items():
         os.environ.setdefault(key, value)
+    # Prefect's temporary server cannot create its SQLite file in a folder that does not exist yet.
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)

@@ -85,7 +85,7 @@ def persist_batch(step: str, findings: list[Finding], run_id: int) -> dict:
     """Store one batch of findings through the work queue (tasks, history, documents)."""
     with _persist_lock, session_scope(get_engine()) as session:
         report = persist_findings(session, findings, run_id=run_id)
-    return asdict(report) if hasattr(report, "__dataclass_fields__") else dict(report)
+    return report.as_dict()
 
 
 @task(cache_policy=NO_CACHE)

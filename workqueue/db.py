@@ -8,7 +8,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 from workqueue.paths import payerbot_home
 
@@ -50,11 +50,14 @@ def get_engine(url: str | None = None) -> Engine:
 
 
 def init_db(engine: Engine | None = None) -> Engine:
-    """Create the tables that do not exist yet; return the engine."""
-    import workqueue.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+    """Bring the database to the newest schema revision with Alembic; return the engine."""
+    # Imported here: the migrations' env.py imports this module.
+    from workqueue.migrations import upgrade_to_head
 
     engine = engine or get_engine()
-    SQLModel.metadata.create_all(engine)
+    # One transaction: on PostgreSQL a failed migration leaves the schema as it was.
+    with engine.begin() as connection:
+        upgrade_to_head(connection)
     return engine
 
 

@@ -1,0 +1,108 @@
+"""Alembic migrations on SQLite: head equals the models, init_db is idempotent, create_all databases are adopted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, SQLModel, select
+
+from workqueue.db import init_db
+from workqueue.migrations import BASELINE, BASELINE_TABLES, alembic_config, head_revision
+from workqueue.models import Claim, Task
+
+WHEN = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
+
+
+def schema_diff(engine: Engine) -> list:
+    """What autogenerate would change to make the database match the SQLModel tables (empty: identical)."""
+    with engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
+                                SQLModel.metadata)
+
+
+def version(engine: Engine) -> str:
+    """The revision recorded in alembic_version."""
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    """A SQLite file of its own (not the cached engines of workqueue.db)."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'wq.db'}")
+    yield engine
+    engine.dispose()
+
+
+def test_head_builds_exactly_the_model_schema(engine, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the migrations are found through the package, not the current directory
+    init_db(engine)
+    assert version(engine) == head_revision() == BASELINE
+    tables = set(inspect(engine).get_table_names())
+    assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
+    assert schema_diff(engine) == []
+
+
+def test_schema_diff_sees_a_missing_index(engine):
+    # Guards the test above: an empty diff must come from a real comparison.
+    init_db(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP INDEX ix_task_owner_status_deadline"))
+    assert [d[0] for d in schema_diff(engine)] == ["add_index"]
+
+
+def test_init_db_twice_is_harmless(engine):
+    init_db(engine)
+    with Session(engine) as session:
+        session.add(Claim(claim_number="C1", payer_id="meridian", billed_amount=Decimal("120.50")))
+        session.commit()
+    init_db(engine)
+    assert version(engine) == head_revision()
+    with Session(engine) as session:
+        assert session.get(Claim, "C1").billed_amount == Decimal("120.50")
+    assert schema_diff(engine) == []
+
+
+def test_create_all_database_is_stamped_and_keeps_its_rows(engine):
+    import workqueue.models  # noqa: F401
+
+    SQLModel.metadata.create_all(engine)  # how init_db built databases before migrations
+    with Session(engine) as session:
+        session.add(Claim(claim_number="C7", payer_id="meridian", date_of_service=date(2026, 1, 10),
+                          expected_amount=Decimal("99.99"), last_checked_at=WHEN))
+        session.add(Task(kind="denial_review", claim_number="C7", payer_id="meridian", title="Denied",
+                         owner="biller", dedupe_key="denial_review:C7", reference_number="ICN-7"))
+        session.commit()
+    assert "alembic_version" not in inspect(engine).get_table_names()
+    init_db(engine)
+    assert version(engine) == head_revision()
+    with Session(engine) as session:
+        claim = session.get(Claim, "C7")
+        assert (claim.expected_amount, claim.last_checked_at) == (Decimal("99.99"), WHEN)
+        tasks = session.exec(select(Task)).all()
+        assert [(t.dedupe_key, t.reference_number) for t in tasks] == [("denial_review:C7", "ICN-7")]
+    assert schema_diff(engine) == []
+
+
+def test_partial_database_is_refused(engine):
+    # Half a schema without alembic_version is not something to guess about: stop before touching it.
+    SQLModel.metadata.create_all(engine, tables=[SQLModel.metadata.tables["claim"]])
+    with pytest.raises(RuntimeError, match="only some work-queue tables"):
+        init_db(engine)
+    assert set(inspect(engine).get_table_names()) == {"claim"}
+
+
+def test_baseline_revision_creates_the_baseline_tables(engine):
+    # The stamping rule in init_db recognizes a create_all database by exactly these tables.
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+    assert set(inspect(engine).get_table_names()) == BASELINE_TABLES | {"alembic_version"}
