@@ -10,11 +10,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
-from workqueue.cli import claims_app, tasks_app
 
 from bots.credentials import Credential, CredentialStore
 from bots.redaction import install as install_redactor
 from flows.payer_cli import payer_app
+from workqueue.cli import claims_app, tasks_app
 
 app = typer.Typer(help="Robots that work payer portals overnight and hand billers a worklist.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)

@@ -11,9 +11,6 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.futures import wait
-from workqueue.planning import mark_uploading, plan_night
-from workqueue.runs import finish_run, start_run
-from workqueue.tasks import worklist_summary
 
 from bots.credentials import CredentialStore
 from bots.evidence import EvidenceStore, payerbot_home
@@ -22,6 +19,9 @@ from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.persist import persist_findings
+from workqueue.planning import mark_uploading, plan_night
+from workqueue.runs import finish_run, start_run
+from workqueue.tasks import worklist_summary
 
 # Findings from several accounts arrive at once; the work queue takes them one batch at a time.
 _persist_lock = threading.Lock()

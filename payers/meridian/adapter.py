@@ -8,8 +8,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urljoin
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots import errors as err
 from bots.adapter import PortalAdapter
@@ -229,7 +229,7 @@ class MeridianAdapter(PortalAdapter):
         try:
             with self.page.expect_navigation(wait_until="domcontentloaded"):
                 locator.first.click()
-        except PlaywrightTimeout:
+        except PlaywrightError:  # a timeout, or the request failed (connection reset, aborted)
             self.fail(err.PortalUnavailable, "the portal did not answer")
 
     def _expect(self, outcomes: dict[str, str], *, login_page_ok: bool = False) -> str:

@@ -85,7 +85,8 @@ def authorization_tasks(oracle: dict, rules: Rules, observed: date) -> dict[tupl
         if status == "pended" and (observed - _d(auth["requested_date"])).days > days.auth_pending_days:
             tasks[("auth_pending", number)] = ExpectedTask("auth_pending", number, number, None)
         granted = status in ("approved", "partially_approved")
-        if granted and end and observed <= end <= observed + timedelta(days=days.auth_expiring_days) and used < approved:
+        soon = observed + timedelta(days=days.auth_expiring_days)
+        if granted and end and observed <= end <= soon and used < approved:
             tasks[("auth_expiring", number)] = ExpectedTask("auth_expiring", number, number, end)
         if approved > 0 and used >= days.auth_units_used_ratio * approved:
             tasks[("auth_units_low", number)] = ExpectedTask("auth_units_low", number, number, None)
