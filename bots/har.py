@@ -160,6 +160,7 @@ def har_context(browser: Browser, har_path: str | Path, *, base_url: str) -> Bro
     Requests are matched on method and URL, POST requests also on their body (the search a bot types),
     so the replay never reaches the network: an unrecorded request fails like a dead portal would.
     """
+    # A service worker would answer requests itself, past the router: blocked, as when recording.
     context = browser.new_context(base_url=base_url, accept_downloads=True, service_workers="block")
     context.route_from_har(har_path, not_found="abort")
     return context

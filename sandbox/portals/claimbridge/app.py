@@ -366,6 +366,8 @@ def create_app(state: PortalState) -> FastAPI:
         if isinstance(found, Response):
             return found
         token, record = found
+        with state.lock:
+            state.stats["captcha_answers"] += 1  # tests check that bots never answer one
         if csrf != record.csrf_token or not answer.strip():
             return render(request, "frame_captcha.html", status_code=400, csrf=record.csrf_token,
                           image=_CAPTCHA_IMG, message=CAPTCHA_TEXT, error="Please type the characters shown.")
