@@ -60,12 +60,14 @@ def payerbot_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
-def sandbox_credential(server: SandboxServer, payer_id: str, *, password: str | None = None) -> Credential:
+def sandbox_credential(server: SandboxServer, payer_id: str, *, password: str | None = None,
+                       portal: str | None = None) -> Credential:
     """The sandbox portal's demo account as a Credential (optionally with a wrong password)."""
-    account = httpx.get(f"{server.url}/_sandbox/{payer_id}/accounts").json()[0]
+    portal = portal or payer_id
+    account = httpx.get(f"{server.url}/_sandbox/{portal}/accounts").json()[0]
     return Credential(payer_id=payer_id, account="main", username=account["username"],
                       password=password or account["password"], totp_seed=account["totp_seed"],
-                      portal_url=server.portal_url(payer_id))
+                      portal_url=server.portal_url(portal))
 
 
 class SandboxCodes:
@@ -86,10 +88,11 @@ def make_adapter(page: Page, tmp_path: Path) -> Callable[..., PortalAdapter]:
         from bots.registry import get_adapter
 
         adapter_cls = get_adapter(payer_id)
-        credential = sandbox_credential(server, payer_id, password=password)
+        portal = adapter_cls.manifest.sandbox_portal or payer_id  # a new payer may reuse a portal's sandbox
+        credential = sandbox_credential(server, payer_id, password=password, portal=portal)
         session = PortalSession(page=page, context=page.context, credential=credential,
-                                base_url=server.portal_url(payer_id), evidence=EvidenceStore(tmp_path / "evidence"),
-                                one_time_codes=SandboxCodes(server, payer_id), download_dir=tmp_path / "downloads")
+                                base_url=server.portal_url(portal), evidence=EvidenceStore(tmp_path / "evidence"),
+                                one_time_codes=SandboxCodes(server, portal), download_dir=tmp_path / "downloads")
         return adapter_cls(session)
 
     return build
