@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Protocol
 
 from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from bots.adapter import PortalAdapter, safe_url
 from bots.browser import launch_options
@@ -25,6 +26,7 @@ from bots.errors import (
     CaptchaChallenge,
     LoginFailed,
     MfaRequired,
+    PortalChanged,
     PortalError,
     PortalUnavailable,
     SessionExpired,
@@ -205,8 +207,13 @@ class AccountRunner:
     @staticmethod
     def _check_one(adapter: PortalAdapter, claim: ClaimQuery) -> Finding:
         try:
-            return transient_retry(adapter.check_claim_status)(claim)
-        except SessionExpired:
-            # The portal logged us out mid-run: the saved login was good an hour ago, so log in once more.
-            ensure_logged_in(adapter)
-            return transient_retry(adapter.check_claim_status)(claim)
+            try:
+                return transient_retry(adapter.check_claim_status)(claim)
+            except SessionExpired:
+                # The portal logged us out mid-run: the saved login was good an hour ago, so log in once more.
+                ensure_logged_in(adapter)
+                return transient_retry(adapter.check_claim_status)(claim)
+        except PlaywrightError as error:
+            # A browser error the adapter did not anticipate means the page is not what it expects. The
+            # browser's message is left out: it can quote page text.
+            adapter.fail(PortalChanged, f"unexpected {type(error).__name__} while checking a claim")

@@ -156,8 +156,16 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False) -> dict:
     outcomes: list[dict] = []
     counts: Counter[str] = Counter()
     errors: list[dict] = []
-    for future in futures:
-        outcome, batch_counts = future.result()
+    for work, future in zip(works, futures, strict=True):
+        returned = future.result(raise_on_failure=False)
+        if isinstance(returned, BaseException):
+            # A bug, not a portal problem: what was persisted stays; the run is marked failed.
+            get_run_logger().error("%s/%s crashed: %s", work.payer_id, work.credential.account,
+                                   type(returned).__name__)
+            errors.append({"payer_id": work.payer_id, "account": work.credential.account,
+                           "error": type(returned).__name__})
+            continue
+        outcome, batch_counts = returned
         outcomes.append(outcome)
         counts.update(batch_counts)
         if outcome["stopped_by"]:
