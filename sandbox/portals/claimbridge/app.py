@@ -16,8 +16,7 @@ from __future__ import annotations
 import math
 import re
 import secrets
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
@@ -25,6 +24,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
+from sandbox.formats import mdy, money, parse_mdy
 from sandbox.pdf import letter_pdf
 from sandbox.state import PortalSessionRecord, PortalState
 from sandbox.world import Authorization, Claim, claim_number_reference, search_reference
@@ -79,21 +79,7 @@ _CAPTCHA_IMG = ("data:image/svg+xml;utf8," + quote(
     "<line x1='0' y1='10' x2='160' y2='40' stroke='#999'/></svg>"))
 
 
-def money(value: Decimal | None) -> str:
-    """'$1,234.50', or '-' for amounts the payer has not decided yet."""
-    return "-" if value is None else f"${value:,.2f}"
 
-
-def mdy(value: date | None) -> str:
-    """MM/DD/YYYY, or '-'."""
-    return "-" if value is None else f"{value:%m/%d/%Y}"
-
-
-def _parse_mdy(text: str) -> date | None:
-    try:
-        return datetime.strptime(text.strip(), "%m/%d/%Y").date()
-    except ValueError:
-        return None
 
 
 def _in_window(now: str, start: str, end: str) -> bool:
@@ -234,7 +220,7 @@ def create_app(state: PortalState) -> FastAPI:
         elif context["tab"] == "letters":
             letters = world.visible_letters()
             error = None
-            since = _parse_mdy(date_from) if date_from else None
+            since = parse_mdy(date_from) if date_from else None
             if date_from and since is None:
                 error = "Enter the date as MM/DD/YYYY."
             if since:
@@ -302,7 +288,7 @@ def create_app(state: PortalState) -> FastAPI:
         if csrf != record.csrf_token:
             return form_error("Your request could not be verified. Please try again.")
         icn, member = payer_claim_id.strip().upper(), subscriber_id.strip().upper()
-        dos = _parse_mdy(service_date) if service_date.strip() else None
+        dos = parse_mdy(service_date) if service_date.strip() else None
         if not icn and not (member and service_date.strip()):
             return form_error("Enter a Payer Claim ID, or a Subscriber ID and a Service Date.")
         if not icn and dos is None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -15,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from sandbox.formats import mdy, money, parse_mdy
 from sandbox.pdf import letter_pdf
 from sandbox.state import PortalSessionRecord, PortalState
 from sandbox.world import Claim, claim_number_reference, search_reference
@@ -53,22 +53,7 @@ NO_RESULTS = "No claims match your search criteria."
 TIMEOUT_BANNER = "Your session has timed out. Please log in again."
 
 
-def money(value: Decimal | None) -> str:
-    """'$1,234.56' (the portal's only money format)."""
-    return "-" if value is None else f"${value:,.2f}"
 
-
-def mdy(value: date | None) -> str:
-    """MM/DD/YYYY, or '-' for no date."""
-    return "-" if value is None else f"{value:%m/%d/%Y}"
-
-
-def parse_mdy(text: str) -> date | None:
-    """A date typed as MM/DD/YYYY, or None when it isn't one."""
-    try:
-        return datetime.strptime(text.strip(), "%m/%d/%Y").date()
-    except ValueError:
-        return None
 
 
 def adjustments_text(adjustments: list[tuple[str, str, Decimal]]) -> str:
