@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlmodel import func, select
-from workqueue.tasks import worklist_summary
 
 from bots.credentials import Credential, CredentialStore
 from bots.evidence import payerbot_home
@@ -20,6 +19,7 @@ from sandbox.server import SandboxServer
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.inventory import import_claims
 from workqueue.models import Claim
+from workqueue.tasks import worklist_summary
 
 
 def store_sandbox_credentials(server: SandboxServer, store: CredentialStore) -> list[str]:
