@@ -78,6 +78,18 @@ def web(
     serve(host="127.0.0.1", port=port)
 
 
+@app.command()
+def schedule(
+    cron: Annotated[str, typer.Option(help="When to run the night (cron, UTC).")] = "0 1 * * *",
+    payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,
+) -> None:
+    """Serve the nightly flow on a schedule until interrupted (a Prefect deployment)."""
+    from flows.deployments import serve_nightly
+
+    console.print(f"Serving the nightly flow on '{cron}'. Point PREFECT_API_URL at a Prefect server at scale.")
+    serve_nightly(cron, payer or None)
+
+
 @run_app.command("nightly")
 def run_nightly(
     payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,

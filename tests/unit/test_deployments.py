@@ -1,0 +1,11 @@
+"""The nightly schedule is a Prefect deployment with the cron and parameters asked for."""
+
+from flows.deployments import DEFAULT_CRON, nightly_deployment
+
+
+def test_nightly_deployment_carries_the_cron_and_parameters() -> None:
+    deployment = nightly_deployment("30 2 * * 1-5", ["meridian"])
+    assert deployment.name == "payerbot-nightly"
+    assert [s.schedule.cron for s in deployment.schedules] == ["30 2 * * 1-5"]
+    assert deployment.parameters == {"payer_ids": ["meridian"], "force": False}
+    assert [s.schedule.cron for s in nightly_deployment().schedules] == [DEFAULT_CRON]
