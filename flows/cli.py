@@ -79,6 +79,37 @@ def web(
 
 
 @app.command()
+def runs(
+    limit: Annotated[int, typer.Option(help="How many recent runs.")] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Bot health for operators: recent nightly runs, their counts and the errors that stopped accounts."""
+    from sqlmodel import select
+
+    from workqueue.db import get_engine, init_db, session_scope
+    from workqueue.models import BotRun
+
+    engine = get_engine()
+    init_db(engine)
+    with session_scope(engine) as session:
+        rows = [{"id": r.id, "status": r.status, "started_at": r.started_at.isoformat(),
+                 "duration_s": r.duration_s, "payers": r.payers, "errors": r.errors,
+                 "counts": {k: v for k, v in r.counts.items() if isinstance(v, int)}}
+                for r in session.exec(select(BotRun).order_by(BotRun.id.desc()).limit(limit))]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("run", "status", "started (UTC)", "seconds", "payers", "stored", "tasks +/-", "errors")
+    for row in rows:
+        counts = row["counts"]
+        table.add_row(str(row["id"]), row["status"], row["started_at"][:19], str(row["duration_s"] or ""),
+                      ", ".join(row["payers"]), str(counts.get("findings_stored", 0)),
+                      f"+{counts.get('tasks_created', 0)} / -{counts.get('tasks_closed', 0)}",
+                      "; ".join(f"{e['payer_id']}/{e['account']}: {e['error']}" for e in row["errors"]))
+    console.print(table)
+
+
+@app.command()
 def schedule(
     cron: Annotated[str, typer.Option(help="When to run the night (cron, UTC).")] = "0 1 * * *",
     payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,

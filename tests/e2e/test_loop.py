@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -101,6 +102,11 @@ def test_wrong_password_fails_once_raises_one_operator_task_and_is_not_retried(n
     assert first["accounts"][0]["claims_checked"] == 0
     second = night.run()
     assert second["skipped"] == {"meridian": second["skipped"]["meridian"]} and second["accounts"] == []
+    health = cli.invoke(app, ["runs", "--json"])
+    assert health.exit_code == 0, health.output
+    runs = json.loads(health.output)
+    assert [r["status"] for r in runs] == ["completed", "failed"]
+    assert runs[1]["errors"] == [{"payer_id": "meridian", "account": "main", "error": "LoginFailed"}]
     stats = night.stats("meridian")
     assert stats["login_attempts"] == {account["username"]: 1} and stats["locked"] == []
     with night.db() as session:
