@@ -132,6 +132,17 @@ class CredentialStore:
         """Drop a saved session (after the portal rejected it)."""
         self._session_path(credential).unlink(missing_ok=True)
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Encrypt a file's content with the store's key (Playwright traces: they hold portal pages)."""
+        return self._cipher(create=True).encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Decrypt what `encrypt_bytes` wrote; a wrong key raises CredentialStoreError."""
+        try:
+            return self._cipher().decrypt(token)
+        except InvalidToken as exc:
+            raise CredentialStoreError("cannot decrypt with this key") from exc
+
     def secret_values(self) -> list[str]:
         """Every secret string in the store, for the log redactor."""
         values: list[str] = []

@@ -101,7 +101,8 @@ def payer_try(
         raise typer.Exit(1)
     query = _claim_query(claim) if capability == "check_claim_status" else None
     home = payerbot_home()
-    trace_path = home / "traces" / f"{payer_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.zip"
+    trace_path = home / "traces" / f"{payer_id}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.trace.enc"
+    plain_trace = home / "traces" / f".{trace_path.stem}.zip"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(**launch_options(playwright, headless=not headed))
         with account_session(browser, adapter_cls, credentials[0], store=store, evidence=EvidenceStore(),
@@ -121,14 +122,30 @@ def payer_try(
                     raise typer.BadParameter(f"unknown capability {capability!r}")
             finally:
                 if trace:
+                    # A trace holds the portal's pages and network (patient data, cookies): it is kept
+                    # only encrypted, like the credentials, and opened with `payerbot payer show-trace`.
                     trace_path.parent.mkdir(parents=True, exist_ok=True)
-                    adapter.session.context.tracing.stop(path=trace_path)
+                    adapter.session.context.tracing.stop(path=plain_trace)
+                    trace_path.write_bytes(store.encrypt_bytes(plain_trace.read_bytes()))
+                    plain_trace.unlink()
         browser.close()
     for finding in findings:
         print(finding.model_dump_json(indent=2))
     if trace:
-        console.print(f"Trace: {trace_path} (contains portal pages: keep it inside the data folder). "
-                      f"Open it with `.venv/bin/playwright show-trace {trace_path}`.")
+        console.print(f"Trace (encrypted): {trace_path}. Open it with `payerbot payer show-trace {trace_path}`.")
+
+
+@payer_app.command("show-trace")
+def payer_show_trace(trace_file: Path) -> None:
+    """Decrypt a trace into a temporary folder, open Playwright's trace viewer, delete it afterwards."""
+    import tempfile
+
+    from bots.credentials import CredentialStore
+
+    with tempfile.TemporaryDirectory(prefix="payerbot-trace-") as folder:
+        plain = Path(folder) / "trace.zip"
+        plain.write_bytes(CredentialStore().decrypt_bytes(trace_file.read_bytes()))
+        subprocess.run([sys.executable, "-m", "playwright", "show-trace", str(plain)], check=False)
 
 
 def _claim_query(claim_number: str | None):

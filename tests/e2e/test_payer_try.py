@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -10,6 +11,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
+from bots.credentials import CredentialStore
 
 pytestmark = pytest.mark.e2e
 
@@ -26,9 +29,16 @@ def test_payer_try_prints_the_finding_and_keeps_a_trace_without_secrets(night_fa
     finding = json.loads(result.stdout[: result.stdout.rindex("}") + 1])
     assert finding["claim_number"] == claim_number
     assert finding["status_category"] == "F2" and finding["reference_number"] == expected["reference_number"]
-    traces = list((night.home / "traces").glob("meridian-*.zip"))
-    assert len(traces) == 1
-    with zipfile.ZipFile(traces[0]) as archive:
+    traces = list((night.home / "traces").iterdir())
+    assert [t.name.endswith(".trace.enc") for t in traces] == [True]  # no plain trace left behind
+    encrypted = traces[0].read_bytes()
+    world = night.server.states["meridian"].world
+    member = world.claim(claim_number).member
+    assert member.member_id.encode() not in encrypted and member.last_name.encode() not in encrypted
+    # Decrypted with the store's key it is a Playwright trace of the claim check (opened after the login).
+    with zipfile.ZipFile(io.BytesIO(CredentialStore().decrypt_bytes(encrypted))) as archive:
         content = b"".join(archive.read(name) for name in archive.namelist())
-    profile = night.server.states["meridian"].profile
+    assert any(name.endswith(".trace") for name in archive.namelist())
+    assert member.member_id.encode() in content or expected["payer_claim_number"].encode() in content
+    profile = world.profile
     assert profile.password.encode() not in content and profile.totp_seed.encode() not in content
