@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bots.findings import Finding
+
 #: where every benchmark writes its JSON (under the repo's git-ignored var/)
 RESULTS_DIR = Path(__file__).resolve().parent.parent / "var" / "benchmarks"
 
@@ -70,3 +72,16 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     path.write_text(json.dumps(payload, indent=2, default=str) + "\n")
     print(f"\nresults written to {path}")
     return path
+
+
+class MemorySink:
+    """Findings kept in memory: the runner's network work and nothing else."""
+
+    def __init__(self) -> None:
+        self.findings: list[Finding] = []
+
+    def persist(self, step: str, findings: list[Finding]) -> None:
+        self.findings.extend(findings)
+
+    def mark_uploading(self, packet_ids: list[str]) -> None:
+        pass

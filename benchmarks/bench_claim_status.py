@@ -20,11 +20,11 @@ import httpx
 import pyotp
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from benchmarks._common import median, print_table, quiet_environment, ratio, timed, write_results
+from benchmarks._common import MemorySink, median, print_table, quiet_environment, ratio, timed, write_results
 from bots.browser import launch_options
 from bots.credentials import Credential, CredentialStore
 from bots.evidence import EvidenceStore
-from bots.findings import ClaimQuery, ClaimStatusFinding, Finding
+from bots.findings import ClaimQuery, ClaimStatusFinding
 from bots.registry import get_adapter
 from bots.runner import AccountRunner, AccountWork
 from bots.session import account_session
@@ -114,19 +114,6 @@ def run_script(browser: Browser, base: str, account: dict, claims: list[ClaimQue
 
 
 # -- payerbot: the AccountRunner with the real adapter, retries, outcome checks and full parsing -----------
-class ListSink:
-    """Keeps the findings in memory (the benchmark measures the network side, not the work queue)."""
-
-    def __init__(self) -> None:
-        self.findings: list[Finding] = []
-
-    def persist(self, step: str, findings: list[Finding]) -> None:
-        self.findings.extend(findings)
-
-    def mark_uploading(self, packet_ids: list[str]) -> None:
-        pass
-
-
 def run_payerbot(browser: Browser, server: SandboxServer, account: dict, claims: list[ClaimQuery],
                  scratch: Path) -> dict[str, ClaimStatusFinding]:
     """The AccountRunner on the same claims; a fresh credential store so it logs in (with TOTP) like the script."""
@@ -137,7 +124,7 @@ def run_payerbot(browser: Browser, server: SandboxServer, account: dict, claims:
     store = CredentialStore(Path(tempfile.mkdtemp(dir=scratch, prefix="secrets-")))
     runner = AccountRunner(browser, adapter_cls, store=store, evidence=EvidenceStore(scratch / "evidence"),
                            download_dir=scratch / "downloads")
-    sink = ListSink()
+    sink = MemorySink()
     outcome = runner.run(AccountWork(payer_id=PAYER, credential=credential, claims=claims,
                                      batch_size=adapter_cls.manifest.batch_size), sink)
     if outcome.stopped_by or outcome.problems or outcome.claims_checked != len(claims):

@@ -14,7 +14,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._common import RESULTS_DIR, median, print_table, quiet_environment, ratio, timed, write_results
+from benchmarks._common import (
+    RESULTS_DIR,
+    MemorySink,
+    median,
+    print_table,
+    quiet_environment,
+    ratio,
+    timed,
+    write_results,
+)
 
 PAYER = "meridian"
 SEED = 7
@@ -43,19 +52,6 @@ from workqueue.persist import persist_findings  # noqa: E402
 def warmup() -> int:
     """An empty flow: starts Prefect's temporary local server so no contender pays for it."""
     return 1
-
-
-class MemorySink:
-    """Findings kept in memory: the runner's network work and nothing else."""
-
-    def __init__(self) -> None:
-        self.findings: list[Finding] = []
-
-    def persist(self, step: str, findings: list[Finding]) -> None:
-        self.findings.extend(findings)
-
-    def mark_uploading(self, packet_ids: list[str]) -> None:
-        pass
 
 
 class DirectSink(MemorySink):
