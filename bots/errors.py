@@ -63,6 +63,12 @@ class NotFound(PortalError):
     task_kind = "not_found"
 
 
+class UploadNotSupported(PortalError):
+    """The payer's portal takes no uploads: the packet must go another way (fax, mail, clearinghouse)."""
+
+    task_kind = "manual_upload_needed"
+
+
 class SessionExpired(PortalError):
     """The portal logged the bot out mid-run; the runner logs in again once (not a blind retry)."""
 
@@ -73,6 +79,6 @@ ERRORS_BY_NAME: dict[str, type[PortalError]] = {
     cls.__name__: cls
     for cls in (
         PortalError, LoginFailed, MfaRequired, AccountLocked, CaptchaChallenge,
-        PortalChanged, PortalUnavailable, NotFound, SessionExpired,
+        PortalChanged, PortalUnavailable, NotFound, SessionExpired, UploadNotSupported,
     )
 }

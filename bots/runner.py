@@ -30,6 +30,7 @@ from bots.errors import (
     PortalError,
     PortalUnavailable,
     SessionExpired,
+    UploadNotSupported,
 )
 from bots.evidence import EvidenceStore
 from bots.findings import ClaimQuery, Finding, PortalProblem, Provenance, RecordsPacket
@@ -143,6 +144,8 @@ class AccountRunner:
                 try:
                     if work.uploads and "upload_records" in capabilities:
                         self._uploads(adapter, work, sink, outcome)
+                    elif work.uploads:
+                        self._no_uploads(work, sink)
                     if work.correspondence and "download_correspondence" in capabilities:
                         letters = transient_retry(adapter.download_correspondence)(
                             work.correspondence_since, work.known_document_ids)
@@ -179,6 +182,14 @@ class AccountRunner:
                 continue
             sink.persist("upload", [confirmation])
             outcome.uploads_done += 1
+
+    @staticmethod
+    def _no_uploads(work: AccountWork, sink: FindingSink) -> None:
+        """Queued packets for a portal without uploads go back to a person at once, not after three nights."""
+        error = UploadNotSupported("this payer's portal takes no uploads: send the packet by fax, mail or "
+                                   "the clearinghouse")
+        sink.persist("upload", [problem_from(error, work.credential, work.payer_id, claim_number=p.claim_number,
+                                             packet_id=p.packet_id) for p in work.uploads])
 
     def _claims(self, adapter: PortalAdapter, work: AccountWork, sink: FindingSink,
                 outcome: AccountOutcome) -> None:

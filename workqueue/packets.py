@@ -61,6 +61,13 @@ def upload_failed(session: Session, problem: PortalProblem, rules: Rules) -> Tas
     packet.attempts += 1
     packet.last_problem_at = prov.observed_at
     packet.last_error = f"{problem.error_type}: {problem.message}"
+    if problem.error_type == "UploadNotSupported":
+        # No portal upload for this payer: retrying cannot help; a biller sends the packet another way.
+        set_packet_status(packet, "failed", session)
+        return upload_operator_spec(packet, rules, kind="manual_upload_needed", account=prov.account,
+                                    note=problem.message,
+                                    evidence={"source": "portal_problem", "observed_at": prov.observed_at.isoformat(),
+                                              "error_type": problem.error_type, "packet_id": packet.packet_id})
     limit = rules.deadlines.upload_max_attempts
     if packet.attempts < limit:
         set_packet_status(packet, "queued", session)

@@ -165,3 +165,20 @@ def test_no_secret_or_patient_data_in_logs_artifacts_or_errors(night_factory) ->
     for where, text in haystacks.items():
         leaked = sorted(value for value in forbidden if value and value in text)
         assert leaked == [], f"{where} leak {len(leaked)} protected values"
+
+
+def test_a_packet_for_a_portal_without_uploads_goes_back_to_the_records_team_at_once(night_factory,
+                                                                                   tmp_path: Path) -> None:
+    night = night_factory(portals=["northwind"], claims=40)
+    night.run()
+    task = _records_task(night)
+    assert task is not None and task.payer_id == "northwind"
+    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
+    assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
+    night.run()
+    with night.db() as session:
+        packet = session.exec(select(RecordsPacket).where(RecordsPacket.task_id == task.id)).one()
+        manual = session.exec(select(Task).where(Task.kind == "manual_upload_needed")).all()
+    assert packet.status == "failed" and packet.attempts == 1
+    assert len(manual) == 1 and manual[0].owner == "records-team" and manual[0].claim_number == task.claim_number
+    assert "fax" in manual[0].payer_said
