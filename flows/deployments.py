@@ -12,10 +12,12 @@ DEPLOYMENT_NAME = "payerbot-nightly"
 
 def nightly_deployment(cron: str = DEFAULT_CRON, payer_ids: list[str] | None = None) -> RunnerDeployment:
     """The nightly flow on a cron schedule (timezone: the server's, UTC by default)."""
+    # `_sync=True`: Prefect otherwise returns a coroutine when it detects an event loop in this thread
+    # (Playwright's sync API leaves one behind), and this function is synchronous.
     return nightly.to_deployment(
         name=DEPLOYMENT_NAME, cron=cron, parameters={"payer_ids": payer_ids, "force": False},
         description="Check claims, download letters, upload queued packets, pull authorizations.",
-        tags=["payerbot"],
+        tags=["payerbot"], _sync=True,
     )
 
 

@@ -9,3 +9,13 @@ def test_nightly_deployment_carries_the_cron_and_parameters() -> None:
     assert [s.schedule.cron for s in deployment.schedules] == ["30 2 * * 1-5"]
     assert deployment.parameters == {"payer_ids": ["meridian"], "force": False}
     assert [s.schedule.cron for s in nightly_deployment().schedules] == [DEFAULT_CRON]
+
+
+def test_nightly_deployment_is_built_synchronously_even_inside_an_event_loop() -> None:
+    import asyncio
+
+    async def build():
+        return nightly_deployment("15 3 * * *")
+
+    deployment = asyncio.run(build())
+    assert [s.schedule.cron for s in deployment.schedules] == ["15 3 * * *"]
