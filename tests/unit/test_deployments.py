@@ -13,9 +13,14 @@ def test_nightly_deployment_carries_the_cron_and_parameters() -> None:
 
 def test_nightly_deployment_is_built_synchronously_even_inside_an_event_loop() -> None:
     import asyncio
+    import threading
 
     async def build():
         return nightly_deployment("15 3 * * *")
 
-    deployment = asyncio.run(build())
-    assert [s.schedule.cron for s in deployment.schedules] == ["15 3 * * *"]
+    built: list = []
+    # A thread of its own: the test runner's main thread may already run a loop (pytest-playwright's).
+    worker = threading.Thread(target=lambda: built.append(asyncio.run(build())))
+    worker.start()
+    worker.join(timeout=60)
+    assert [s.schedule.cron for s in built[0].schedules] == ["15 3 * * *"]
