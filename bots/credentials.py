@@ -128,9 +128,6 @@ class CredentialStore:
         tmp.chmod(0o600)
         tmp.replace(path)
 
-    def forget_session(self, credential: Credential) -> None:
-        """Drop a saved session (after the portal rejected it)."""
-        self._session_path(credential).unlink(missing_ok=True)
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         """Encrypt a file's content with the store's key (Playwright traces: they hold portal pages)."""
@@ -143,11 +140,3 @@ class CredentialStore:
         except InvalidToken as exc:
             raise CredentialStoreError("cannot decrypt with this key") from exc
 
-    def secret_values(self) -> list[str]:
-        """Every secret string in the store, for the log redactor."""
-        values: list[str] = []
-        for cred in self.all():
-            values.append(cred.password.get_secret_value())
-            if cred.totp_seed:
-                values.append(cred.totp_seed.get_secret_value())
-        return [v for v in values if v]

@@ -74,11 +74,3 @@ class SessionExpired(PortalError):
 
     task_kind = "session_expired"
 
-
-ERRORS_BY_NAME: dict[str, type[PortalError]] = {
-    cls.__name__: cls
-    for cls in (
-        PortalError, LoginFailed, MfaRequired, AccountLocked, CaptchaChallenge,
-        PortalChanged, PortalUnavailable, NotFound, SessionExpired, UploadNotSupported,
-    )
-}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -31,11 +30,3 @@ class EvidenceStore:
             tmp.replace(path)
         return digest, path
 
-    def put_file(self, source: Path, suffix: str) -> tuple[str, Path]:
-        """Store a file's content (a Playwright download) under its hash."""
-        return self.put_bytes(source.read_bytes(), suffix)
-
-
-def stamp() -> str:
-    """A UTC timestamp for file names."""
-    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
