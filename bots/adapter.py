@@ -51,6 +51,7 @@ class PortalSession:
     evidence: EvidenceStore
     one_time_codes: OneTimeCodeProvider | None = None
     download_dir: Path | None = None
+    max_download_bytes: int = 50 * 1024 * 1024
     events: list[str] = field(default_factory=list)
 
     def url(self, path: str = "") -> str:
@@ -100,12 +101,24 @@ class PortalAdapter:
         """Every authorization the portal lists for this account."""
         raise NotImplementedError
 
+    def find_submission(self, packet: RecordsPacket) -> UploadConfirmation | None:
+        """The packet's entry in the portal's own submission history (reconciled=True), or None if absent.
+
+        Every adapter that uploads implements it: a packet whose upload outcome is unknown is looked up
+        here before anything is sent again.
+        """
+        raise NotImplementedError
+
     @classmethod
     def implemented_capabilities(cls) -> set[str]:
         """Capabilities this class really implements (overrides of the base methods)."""
         return {name for name in CAPABILITIES if getattr(cls, name) is not getattr(PortalAdapter, name)}
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
+    def credentials_submitted(self) -> None:
+        """Call right before the click that sends the password: errors after it count as login attempts."""
+        self.session.events.append("credentials_submitted")
+
     def goto(self, path: str) -> None:
         """Open a portal page; 5xx and network failures become PortalUnavailable (transient)."""
         try:

@@ -57,6 +57,10 @@ class PortalUnavailable(PortalError):
     task_kind = "portal_unavailable"
 
 
+class MaintenanceWindow(PortalUnavailable):
+    """The portal shows a maintenance page: the night defers this payer and tries again later."""
+
+
 class NotFound(PortalError):
     """The portal has no such record (adapters usually report this as a finding instead)."""
 
@@ -74,3 +78,9 @@ class SessionExpired(PortalError):
 
     task_kind = "session_expired"
 
+
+
+class SessionUnstable(PortalError):
+    """The portal kept ending the session: the account's login budget for the night is spent."""
+
+    task_kind = "session_unstable"

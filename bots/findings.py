@@ -140,6 +140,7 @@ class UploadConfirmation(_Finding):
     claim_number: str
     confirmation_number: str
     duplicate_flagged: bool = False
+    reconciled: bool = Field(default=False, description="found in the portal's submission history, not just sent")
     provenance: Provenance
 
 
@@ -172,6 +173,8 @@ class PortalProblem(_Finding):
     message: str
     claim_number: str | None = None
     packet_id: str | None = None
+    during_login: bool = Field(default=False, description="raised while logging in (blocks the account)")
+    page_html_path: str | None = Field(default=None, description="the page's HTML, scrubbed of text and values")
     provenance: Provenance
 
 

@@ -48,12 +48,33 @@ class Deadlines(BaseModel):
     auth_mismatch_days: int
 
 
+class NightRules(BaseModel):
+    """How a night treats portal faults: maintenance waits, the login budget, the account lease."""
+
+    model_config = ConfigDict(extra="forbid")
+    maintenance_wait_minutes: float = 60
+    maintenance_retry_minutes: float = 10
+    relogins_per_night: int = 2
+    lease_seconds: float = 120
+
+
+class Limits(BaseModel):
+    """Size caps on what payerbot reads: inventory files and cells, portal downloads."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_inventory_mb: float = 20
+    max_cell_chars: int = 1000
+    max_download_mb: float = 50
+
+
 class Rules(BaseModel):
     """Everything configurable about tasks."""
 
     model_config = ConfigDict(extra="forbid")
     owners: Owners
     deadlines: Deadlines
+    night: NightRules = Field(default_factory=NightRules)
+    limits: Limits = Field(default_factory=Limits)
     priorities: dict[str, str] = Field(default_factory=dict)
 
     def owner(self, kind: str, payer_id: str | None) -> str:
