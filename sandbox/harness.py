@@ -7,10 +7,20 @@ what a perfect bot would find and to make the portal misbehave on purpose.
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import PlainTextResponse
 
+from sandbox.faults import (
+    FAULT_COUNTERS,
+    FaultSpecError,
+    apply_settings,
+    describe_settings,
+    parse_settings,
+    parse_spec,
+    reset_settings,
+)
 from sandbox.state import PortalState
 from sandbox.world import rows_to_csv
 
@@ -51,8 +61,41 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
     def stats(portal: str) -> dict:
         state = state_of(portal)
         with state.lock:
-            return {"counters": dict(state.stats), "login_attempts": dict(state.login_attempts),
-                    "locked": sorted(state.locked), "live_sessions": len(state.sessions)}
+            counters = dict(state.stats)
+            return {"counters": counters, "login_attempts": dict(state.login_attempts),
+                    "locked": sorted(state.locked), "live_sessions": len(state.sessions),
+                    **{name: counters.get(name, 0) for name in FAULT_COUNTERS}}
+
+    @router.post("/faults")
+    def faults_all(body: Annotated[dict, Body()]) -> dict:
+        """Apply a whole SPEC (`{"spec": "errors=0.1,meridian.expire_every=150"}`) to every portal."""
+        spec = body.get("spec") if isinstance(body, dict) else None
+        if not isinstance(spec, str):
+            raise HTTPException(400, 'expected {"spec": "key=value,..."}')
+        try:
+            settings = parse_spec(spec, portals)
+        except FaultSpecError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return {portal: apply_settings(portals[portal], values) for portal, values in settings.items()}
+
+    @router.get("/{portal}/faults")
+    def faults_show(portal: str) -> dict:
+        return describe_settings(state_of(portal))
+
+    @router.post("/{portal}/faults")
+    def faults_set(portal: str, body: Annotated[dict, Body()]) -> dict:
+        """Set some faults of one portal from a JSON object of unprefixed keys; others stay as they are."""
+        state = state_of(portal)
+        try:
+            values = parse_settings(body)
+        except FaultSpecError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return apply_settings(state, values)
+
+    @router.delete("/{portal}/faults")
+    def faults_clear(portal: str) -> dict:
+        """Every fault of one portal off, switches back to normal."""
+        return reset_settings(state_of(portal))
 
     @router.get("/{portal}/uploads")
     def uploads(portal: str) -> list[dict]:

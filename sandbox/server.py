@@ -6,6 +6,7 @@ import importlib
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from datetime import date
 
@@ -13,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from sandbox.faults import FaultMiddleware, apply_settings, parse_spec
 from sandbox.harness import harness_router
 from sandbox.state import PortalState
 from sandbox.world import PROFILES, World
@@ -37,16 +39,25 @@ def available_portals() -> list[str]:
     return found
 
 
+def fault_seed(seed: int, portal: str) -> int:
+    """The seed of one portal's fault RNG: the same world seed gives the same faults."""
+    return zlib.crc32(f"faults:{seed}:{portal}".encode())
+
+
 def build_app(*, seed: int = 7, today: date | None = None, claims: int = 220,
-              portals: Iterable[str] | None = None) -> tuple[FastAPI, dict[str, PortalState]]:
-    """The sandbox application and the state of each portal in it."""
+              portals: Iterable[str] | None = None,
+              faults: str | None = None) -> tuple[FastAPI, dict[str, PortalState]]:
+    """The sandbox application and the state of each portal in it, with a fault SPEC applied at start."""
+    chosen = list(portals or available_portals())
+    settings = parse_spec(faults or "", chosen)  # a bad SPEC fails before anything starts
     root = FastAPI(title="payerbot sandbox portals", docs_url=None, redoc_url=None, openapi_url=None)
     states: dict[str, PortalState] = {}
-    for portal in portals or available_portals():
+    for portal in chosen:
         world = World(PROFILES[portal], seed=seed, today=today, claims=claims)
-        states[portal] = PortalState(world)
+        states[portal] = PortalState(world, fault_seed=fault_seed(seed, portal))
         module = importlib.import_module(PORTAL_MODULES[portal])
-        root.mount(f"/{portal}", module.create_app(states[portal]))
+        root.mount(f"/{portal}", FaultMiddleware(module.create_app(states[portal]), states[portal]))
+        apply_settings(states[portal], settings[portal])
     root.include_router(harness_router(states))
 
     @root.get("/", response_class=HTMLResponse)
@@ -93,7 +104,7 @@ class SandboxServer:
         self.thread.join(timeout=10)
 
 
-def serve(port: int, seed: int, claims: int = 220) -> None:
-    """Run the sandbox in the foreground until interrupted (`payerbot sandbox`)."""
-    app, _ = build_app(seed=seed, claims=claims)
+def serve(port: int, seed: int, claims: int = 220, faults: str | None = None) -> None:
+    """Run the sandbox in the foreground until interrupted (`payerbot sandbox [--faults SPEC]`)."""
+    app, _ = build_app(seed=seed, claims=claims, faults=faults)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")

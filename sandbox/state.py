@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 
+from sandbox import faults as fault_injection
 from sandbox.world import World
 
 
@@ -34,12 +36,14 @@ class UploadRecord:
     size: int
     duplicate_of: str | None
     received_at: float
+    username: str = ""  # the portal account that sent it (its submission history lists it)
 
 
 class PortalState:
     """Everything a sandbox portal remembers between requests. Thread-safe enough for one server."""
 
-    def __init__(self, world: World, *, session_idle_seconds: float = 900, lockout_after: int = 5):
+    def __init__(self, world: World, *, session_idle_seconds: float = 900, lockout_after: int = 5,
+                 fault_seed: int = 0):
         self.world = world
         self.lock = threading.RLock()
         self.sessions: dict[str, PortalSessionRecord] = {}
@@ -48,7 +52,7 @@ class PortalState:
         self.lockout_after = lockout_after
         self.failed_in_a_row: Counter[str] = Counter()
         self.locked: set[str] = set()
-        self.stats: Counter[str] = Counter()
+        self.stats: Counter[str] = Counter({name: 0 for name in fault_injection.FAULT_COUNTERS})
         self.login_attempts: Counter[str] = Counter()
         self.uploads: list[UploadRecord] = []
         self.mailbox: list[dict] = []  # one-time codes "sent" by e-mail/SMS: {username, code, sent_at}
@@ -57,6 +61,18 @@ class PortalState:
         self.captcha_after_searches: int | None = None  # None: never
         self.searches_since_captcha = 0
         self.captcha_pending: set[str] = set()  # session tokens facing a captcha
+        # fault injection (sandbox/faults.py): the settings, a seeded RNG, requests counted per session
+        self.faults = fault_injection.FaultSettings()
+        self.fault_seed = fault_seed
+        self.fault_rng = random.Random(fault_seed)
+        self.fault_session_requests: dict[str, int] = {}
+
+    def reseed_faults(self, seed: int | None = None) -> None:
+        """Start the fault RNG over, so the same request order meets the same faults again."""
+        with self.lock:
+            if seed is not None:
+                self.fault_seed = seed
+            self.fault_rng = random.Random(self.fault_seed)
 
     @property
     def profile(self):
@@ -133,7 +149,7 @@ class PortalState:
 
     # -- uploads -----------------------------------------------------------------------------------------
     def record_upload(self, claim_number: str, document_type: str, file_name: str, sha256: str,
-                      size: int) -> UploadRecord:
+                      size: int, *, username: str = "") -> UploadRecord:
         """File an attachment; the same file for the same claim is flagged as a duplicate."""
         with self.lock:
             earlier = next((u for u in self.uploads if u.claim_number == claim_number and u.sha256 == sha256),
@@ -142,10 +158,12 @@ class PortalState:
                 confirmation_number=f"{self.profile.icn_prefix}U{len(self.uploads) + 1:06d}",
                 claim_number=claim_number, document_type=document_type, file_name=file_name,
                 sha256=sha256, size=size, duplicate_of=earlier.confirmation_number if earlier else None,
-                received_at=time.time(),
+                received_at=time.time(), username=username,
             )
             self.uploads.append(record)
-            return record
+            self.stats["uploads_recorded"] += 1
+        fault_injection.mark("upload")
+        return record
 
     # -- captcha ------------------------------------------------------------------------------------------
     def count_search(self, token: str) -> bool:

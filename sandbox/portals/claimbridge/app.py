@@ -144,7 +144,8 @@ def create_app(state: PortalState) -> FastAPI:
                    status_code: int = 200) -> HTMLResponse:
         csrf = secrets.token_urlsafe(16)
         login_tokens.add(csrf)
-        response = render(request, "login.html", status_code=status_code, csrf=csrf, error=error,
+        template = "login_v2.html" if state.faults.login_layout == 2 else "login.html"
+        response = render(request, template, status_code=status_code, csrf=csrf, error=error,
                           notice=notice)
         response.set_cookie(LOGIN_COOKIE, csrf, path=f"{root(request)}/", httponly=True, samesite="lax")
         return response
@@ -160,6 +161,8 @@ def create_app(state: PortalState) -> FastAPI:
             return login_page(request, error="Your login form expired. Please try again.", status_code=400)
         login_tokens.discard(csrf)
         result = state.check_password(username.strip(), password)
+        if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
+            return render(request, "login_captcha.html", message=CAPTCHA_TEXT, image=_CAPTCHA_IMG)
         if result == "locked":
             return login_page(request, error=DISABLED, status_code=403)
         if result != "ok":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote, urlencode
@@ -26,6 +27,7 @@ LOGIN_CSRF_COOKIE = "MHPXSRF"  # double-submit token for the login form (there i
 RESULTS_PER_PAGE = 10
 DOCUMENTS_PER_PAGE = 20
 AUTHS_PER_PAGE = 10
+HISTORY_PER_PAGE = 10
 DEVICE_DAYS = 30
 
 # The portal's own wording. Deliberately odd, like real portals; the help pages list all but the last.
@@ -118,7 +120,8 @@ def create_app(state: PortalState) -> FastAPI:
     def login_page(request: Request, *, error: str | None = None, status_code: int = 200,
                    banner: str | None = None) -> HTMLResponse:
         token = secrets.token_urlsafe(16)
-        response = render(request, "login.html", status_code, error=error, banner=banner, login_csrf=token)
+        template = "login_v2.html" if state.faults.login_layout == 2 else "login.html"
+        response = render(request, template, status_code, error=error, banner=banner, login_csrf=token)
         response.set_cookie(LOGIN_CSRF_COOKIE, token, path=f"{root(request)}/", httponly=True, samesite="lax")
         return response
 
@@ -135,6 +138,8 @@ def create_app(state: PortalState) -> FastAPI:
             return bad_token(request)
         username = str(form.get("userid", "")).strip()
         result = state.check_password(username, str(form.get("password", "")))
+        if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
+            return render(request, "login_captcha.html")
         if result == "locked":
             return login_page(request, error="Your account has been locked. Please contact Provider Services "
                                              "at 1-800-555-0100.")
@@ -176,7 +181,8 @@ def create_app(state: PortalState) -> FastAPI:
         if not csrf_ok(record, form):
             return bad_token(request)
         code = str(form.get("code", "")).strip()
-        if not (code.isdigit() and pyotp.TOTP(profile.totp_seed).verify(code, valid_window=1)):
+        refused = state.faults.mfa_refuse
+        if refused or not (code.isdigit() and pyotp.TOTP(profile.totp_seed).verify(code, valid_window=1)):
             return mfa_page(request, record, "The security code is not valid.")
         record.mfa_passed = True
         with state.lock:
@@ -345,8 +351,26 @@ def create_app(state: PortalState) -> FastAPI:
         if on_file(icn) is None:
             return refuse("Claim number not found.")
         receipt = state.record_upload(icn, document_type, getattr(upload, "filename", "") or "upload.pdf",
-                                      hashlib.sha256(data).hexdigest(), len(data))
+                                      hashlib.sha256(data).hexdigest(), len(data), username=record.username)
         return render(request, "attach_done.html", record=record, receipt=receipt)
+
+    @app.get("/attachments/history")
+    def attachment_history(request: Request, page: int = 1) -> Response:
+        """Every attachment this account sent, newest first, ten a page (what real portals call history)."""
+        record = logged_in(request)
+        if record is None:
+            return timed_out(request)
+        with state.lock:
+            mine = [u for u in state.uploads if u.username == record.username]
+        mine.sort(key=lambda u: (u.received_at, u.confirmation_number), reverse=True)
+        pages = max(1, -(-len(mine) // HISTORY_PER_PAGE))
+        page = min(max(page, 1), pages)
+        rows = [{"received": time.strftime("%m/%d/%Y %I:%M %p", time.localtime(u.received_at)),
+                 "claim_number": u.claim_number, "document_type": u.document_type, "file_name": u.file_name,
+                 "size": f"{u.size:,} bytes", "confirmation_number": u.confirmation_number}
+                for u in mine[(page - 1) * HISTORY_PER_PAGE: page * HISTORY_PER_PAGE]]
+        return render(request, "history.html", record=record, rows=rows, total=len(mine), page=page,
+                      pages=pages)
 
     # -- authorizations ---------------------------------------------------------------------------------
     @app.get("/authorizations")

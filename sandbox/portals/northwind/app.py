@@ -173,7 +173,8 @@ def create_app(state: PortalState) -> FastAPI:
             request.url.path
         if path.startswith("/api/") and not path.startswith("/api/_test/"):
             if state.maintenance:
-                return _error(503, "We're doing some maintenance. Please try again later.")
+                return JSONResponse({"error": "We're doing some maintenance. Please try again later.",
+                                     "maintenance": True}, status_code=503)
             public = path in ("/api/config", "/api/auth/login", "/api/auth/verify")
             if not public and current(request) is None:
                 return _error(401, "Please sign in.")
@@ -189,6 +190,7 @@ def create_app(state: PortalState) -> FastAPI:
     @app.get("/api/config")
     def config() -> dict:
         return {"payer_name": state.profile.name, "layout": state.layout_version,
+                "login_layout": state.faults.login_layout,
                 "idle_warning_seconds": state.northwind_idle_warning_seconds}
 
     @app.post("/api/_test/idle-warning/{seconds}")
@@ -202,6 +204,9 @@ def create_app(state: PortalState) -> FastAPI:
         body = await request.json()
         email, password = str(body.get("email", "")).strip(), str(body.get("password", ""))
         outcome = state.check_password(email, password)
+        if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
+            return JSONResponse({"error": "Please confirm you're not a robot.", "captcha": True},
+                                status_code=403)
         if outcome == "locked":
             return _error(423, "Your account is locked.")
         if outcome != "ok":
@@ -222,7 +227,7 @@ def create_app(state: PortalState) -> FastAPI:
         if entry is None or entry["expires"] < time.monotonic():
             pending.pop(token, None)
             return _error(401, "Your sign-in expired. Please sign in again.")
-        if str(body.get("code", "")).strip() != entry["code"]:
+        if state.faults.mfa_refuse or str(body.get("code", "")).strip() != entry["code"]:
             entry["tries"] += 1
             if entry["tries"] >= CODE_TRIES:
                 pending.pop(token, None)

@@ -81,10 +81,14 @@
       init.body = JSON.stringify(opts.body);
     }
     var res;
-    try { res = await fetch('api/' + path, init); } catch (e) { showMaintenance(); throw new Halt(); }
-    if (res.status === 503 || res.status >= 500) { showMaintenance(); throw new Halt(); }
+    try { res = await fetch('api/' + path, init); } catch (e) { showServerError(0); throw new Halt(); }
     var body = null;
     try { body = await res.json(); } catch (e) { body = null; }
+    if (res.status >= 500) {
+      // The maintenance answer says so in its body; any other 5xx is a server error page.
+      if (body && body.maintenance) showMaintenance(); else showServerError(res.status);
+      throw new Halt();
+    }
     if (res.status === 401 && path.indexOf('auth/') !== 0) {
       // The session ended (idle expiry on the server): back to the sign-in screen.
       signedOut();
@@ -124,6 +128,15 @@
     if (overlay) overlay.remove();
   }
 
+  function showServerError(status) {
+    signedOut();
+    // Not part of the redesign: the error banner keeps its test id in every layout.
+    var banner = h('div', {class: 'banner', role: 'alert'},
+      'Something went wrong on our side (' + (status || 'network error') + '). Please try again.');
+    banner.setAttribute('data-testid', 'server-error');
+    mount(banner);
+  }
+
   function showMaintenance() {
     signedOut();
     mount(h('div', {class: 'banner', testid: 'maintenance', role: 'alert'},
@@ -154,23 +167,29 @@
 
   // -- sign in -------------------------------------------------------------------------------------------
   function loginView() {
-    var error = h('p', {class: 'alert', testid: 'login-error', role: 'alert', hidden: true});
-    var email = h('input', {type: 'email', id: 'email', name: 'email', autocomplete: 'username', testid: 'login-email'});
+    // login_layout 2: a new single sign-on page, every test id different (no adapter knows it yet).
+    var sso = app.config && app.config.login_layout === 2;
+    function lid(name) { return sso ? 'sso-' + name.split('-').reverse().join('-') : name; }
+    var error = h('p', {class: 'alert', testid: lid('login-error'), role: 'alert', hidden: true});
+    var captcha = h('div', {class: 'card', testid: lid('login-captcha'), hidden: true},
+      h('p', {}, "Please confirm you're not a robot."), h('input', {name: 'captcha', autocomplete: 'off'}));
+    var email = h('input', {type: 'email', id: 'email', name: 'email', autocomplete: 'username', testid: lid('login-email')});
     var password = h('input', {type: 'password', id: 'password', name: 'password', autocomplete: 'current-password',
-      testid: 'login-password'});
-    var submit = h('button', {type: 'submit', testid: 'login-submit'}, 'Sign in');
-    var form = h('form', {class: 'stack card', testid: 'login-form', onsubmit: async function (ev) {
+      testid: lid('login-password')});
+    var submit = h('button', {type: 'submit', testid: lid('login-submit')}, sso ? 'Continue' : 'Sign in');
+    var form = h('form', {class: 'stack card', testid: lid('login-form'), onsubmit: async function (ev) {
       ev.preventDefault();
       error.hidden = true;
       submit.disabled = true;
       try {
         var res = await api('auth/login', {method: 'POST', body: {email: email.value, password: password.value}});
         if (res.ok) { app.sentTo = res.body.sent_to; go('#/code'); return; }
+        if (res.body.captcha) { captcha.hidden = false; return; }
         error.textContent = res.body.error || 'Something went wrong.';
         error.hidden = false;
       } catch (e) { if (!(e instanceof Halt)) throw e; } finally { submit.disabled = false; }
     }},
-    h('h1', {}, 'Sign in to Northwind Mutual'), error,
+    h('h1', {}, sso ? 'Northwind Mutual single sign-on' : 'Sign in to Northwind Mutual'), error, captcha,
     h('label', {for: 'email'}, 'Email'), email, h('label', {for: 'password'}, 'Password'), password,
     h('p', {}, submit));
     mount(h('main', {testid: 'login-page'}, form));
@@ -469,7 +488,12 @@
     try {
       app.config = (await api('config')).body;
       var me = await fetch('api/me', {credentials: 'same-origin'});
-      if (me.status >= 500) { showMaintenance(); return; }
+      if (me.status >= 500) {
+        var meBody = null;
+        try { meBody = await me.json(); } catch (e) { meBody = null; }
+        if (meBody && meBody.maintenance) showMaintenance(); else showServerError(me.status);
+        return;
+      }
       app.me = me.ok ? await me.json() : null;
     } catch (e) {
       if (e instanceof Halt) return;
