@@ -44,11 +44,20 @@ def demo(
     port: Annotated[int | None, typer.Option(help="Sandbox port (default: a free one).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
     claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
+    faults: Annotated[str | None, typer.Option(
+        help="Fault SPEC for the sandbox portals, e.g. 'errors=0.1,meridian.expire_every=150'.")] = None,
 ) -> None:
     """Start the sandbox portals, import their inventory, run the nightly flow and show the worklist."""
     from flows.demo import run_demo
+    from sandbox.faults import FaultSpecError, parse_spec
+    from sandbox.server import available_portals
 
-    open_tasks = run_demo(port=port, seed=seed, claims=claims, console=console)
+    try:
+        parse_spec(faults or "", available_portals())
+    except FaultSpecError as exc:
+        console.print(f"[red]--faults: {exc}[/]")
+        raise typer.Exit(2) from None
+    open_tasks = run_demo(port=port, seed=seed, claims=claims, console=console, faults=faults)
     if open_tasks == 0:
         console.print("[red]The worklist is empty: the demo found nothing to do.[/]")
         raise typer.Exit(1)
@@ -59,12 +68,21 @@ def sandbox(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8700,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic data.")] = 7,
     claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
+    faults: Annotated[str | None, typer.Option(
+        help="Fault SPEC, e.g. 'errors=0.1,slow=0.05,slow_s=2,claimbridge.maintenance=on'.")] = None,
 ) -> None:
     """Serve the simulated payer portals (and their oracle under /_sandbox) until interrupted."""
-    from sandbox.server import serve
+    from sandbox.faults import FaultSpecError, parse_spec
+    from sandbox.server import available_portals, serve
 
-    console.print(f"Sandbox portals on http://127.0.0.1:{port}/ (oracle: /_sandbox/<portal>/oracle)")
-    serve(port=port, seed=seed, claims=claims)
+    try:
+        parse_spec(faults or "", available_portals())
+    except FaultSpecError as exc:
+        console.print(f"[red]--faults: {exc}[/]")
+        raise typer.Exit(2) from None
+    console.print(f"Sandbox portals on http://127.0.0.1:{port}/ (oracle: /_sandbox/<portal>/oracle)"
+                  + (f", faults: {faults}" if faults else ""))
+    serve(port=port, seed=seed, claims=claims, faults=faults)
 
 
 @app.command()

@@ -49,15 +49,16 @@ def _checked_since(started) -> int:
         return session.exec(select(func.count()).select_from(Claim).where(Claim.last_checked_at >= started)).one()
 
 
-def run_demo(*, port: int | None, seed: int, claims: int, console: Console) -> int:
-    """The whole demo; returns the number of open tasks in the worklist."""
+def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faults: str | None = None) -> int:
+    """The whole demo (the sandbox portals with a fault SPEC, if any); returns the open tasks' count."""
     from bots.findings import utc_now
     from flows.nightly import nightly
 
     engine = get_engine()
     init_db(engine)
-    with SandboxServer(port=port, seed=seed, claims=claims) as server:
-        console.print(f"[bold]Sandbox portals[/] at {server.url}: {', '.join(server.states)}")
+    with SandboxServer(port=port, seed=seed, claims=claims, faults=faults) as server:
+        console.print(f"[bold]Sandbox portals[/] at {server.url}: {', '.join(server.states)}"
+                      + (f" (faults: {faults})" if faults else ""))
         inventory = fetch_inventory(server, payerbot_home() / "inventory.csv")
         with session_scope(engine) as session:
             report = import_claims(inventory, session)
