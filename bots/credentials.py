@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
 from pydantic import BaseModel, ConfigDict, SecretStr
 
+from bots.files import NotPrivateError, ensure_private, private_dir, private_umask, write_private
+
 KEY_ENV = "PAYERBOT_SECRET_KEY"
 DIR_ENV = "PAYERBOT_SECRETS_DIR"
+log = logging.getLogger(__name__)
 
 
 class Credential(BaseModel):
@@ -40,6 +44,13 @@ def secrets_dir() -> Path:
     return Path(os.environ.get(DIR_ENV, "secrets")).resolve()
 
 
+def _private(path: Path, what: str) -> None:
+    try:
+        ensure_private(path, what)
+    except NotPrivateError as exc:
+        raise CredentialStoreError(str(exc)) from None
+
+
 def _fernet(directory: Path, create: bool) -> Fernet:
     key = os.environ.get(KEY_ENV)
     if key:
@@ -50,9 +61,12 @@ def _fernet(directory: Path, create: bool) -> Fernet:
     if not key_file.exists():
         if not create:
             raise CredentialStoreError(f"no {KEY_ENV} set and no key file in {directory}")
-        directory.mkdir(parents=True, exist_ok=True)
-        key_file.write_bytes(Fernet.generate_key())
-        key_file.chmod(0o600)
+        try:
+            # 0600 from the first byte, and never replacing a key another process has just written.
+            write_private(key_file, Fernet.generate_key(), exclusive=True)
+        except FileExistsError:
+            pass
+    _private(key_file, "key file")
     return Fernet(key_file.read_bytes().strip())
 
 
@@ -60,6 +74,7 @@ class CredentialStore:
     """Encrypted credentials file plus encrypted storage_state files, one per portal account."""
 
     def __init__(self, directory: Path | None = None):
+        private_umask()
         self.directory = directory or secrets_dir()
         self.path = self.directory / "credentials.enc"
 
@@ -69,18 +84,16 @@ class CredentialStore:
     def _read(self) -> dict[str, dict]:
         if not self.path.exists():
             return {}
+        _private(self.path, "credential store")
         try:
             return json.loads(self._cipher().decrypt(self.path.read_bytes()))
         except InvalidToken as exc:
             raise CredentialStoreError("credentials file cannot be decrypted with this key") from exc
 
     def _write(self, data: dict[str, dict]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        private_dir(self.directory)
         token = self._cipher(create=True).encrypt(json.dumps(data).encode())
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_bytes(token)
-        tmp.chmod(0o600)
-        tmp.replace(self.path)
+        write_private(self.path, token)
 
     def put(self, credential: Credential) -> None:
         """Add or replace one account's credential."""
@@ -115,6 +128,11 @@ class CredentialStore:
         if not path.exists():
             return None
         try:
+            ensure_private(path, "saved session")
+        except NotPrivateError as exc:
+            log.warning("%s; logging in afresh instead", exc)  # its cookies may be known: never reuse them
+            return None
+        try:
             return json.loads(self._cipher().decrypt(path.read_bytes()))
         except (InvalidToken, ValueError):
             return None
@@ -122,12 +140,11 @@ class CredentialStore:
     def save_session(self, credential: Credential, storage_state: dict) -> None:
         """Encrypt and save this account's storage_state."""
         path = self._session_path(credential)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(self._cipher(create=True).encrypt(json.dumps(storage_state).encode()))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        write_private(path, self._cipher(create=True).encrypt(json.dumps(storage_state).encode()))
 
+    def write_encrypted(self, path: Path, data: bytes) -> Path:
+        """Encrypt `data` into a 0600 file at `path` (traces, anything else holding portal pages)."""
+        return write_private(path, self.encrypt_bytes(data))
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         """Encrypt a file's content with the store's key (Playwright traces: they hold portal pages)."""

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-import shutil
 from pathlib import Path
 
 from sqlmodel import Session, select
 
+from bots.evidence import to_stored
+from bots.files import copy_private
 from bots.findings import CorrespondenceFinding
 from workqueue.letters import LetterFacts, pdf_text, read_letter
 from workqueue.models import Claim, Document
-from workqueue.paths import documents_dir
+from workqueue.paths import documents_dir, downloads_dir
 
 
 def slug(name: str, *, limit: int = 60) -> str:
@@ -57,21 +58,36 @@ def find_claim(session: Session, payer_id: str, facts: LetterFacts) -> Claim | N
     return None
 
 
+def discard_download(path: Path | str) -> bool:
+    """Remove the browser's copy of a download once the letter is stored (only under downloads/)."""
+    path = Path(path)
+    try:
+        inside = path.resolve().is_relative_to(downloads_dir().resolve())
+    except (OSError, RuntimeError):
+        return False
+    if not inside or not path.is_file():
+        return False
+    path.unlink(missing_ok=True)
+    return True
+
+
 def store_letter(session: Session, finding: CorrespondenceFinding
                  ) -> tuple[Document, LetterFacts, Claim | None] | None:
-    """Copy the temp file into the documents folder, read it, link it; None if these bytes are known."""
+    """Copy the download into the documents folder (0600), read it, link it; None if these bytes are known.
+
+    Either way the browser's copy under downloads/ is removed: a letter is kept on disk once.
+    """
     prov = finding.provenance
     source = Path(finding.file_path)
     sha = file_sha256(source)
     if known_document(session, prov.payer_id, finding.portal_document_id, sha) is not None:
+        discard_download(source)
         return None
     relative = safe_name(prov.payer_id, sha, finding.suggested_file_name)
     target = documents_dir() / relative
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".part")
-        shutil.copyfile(source, partial)
-        partial.replace(target)
+    if not target.is_file() or file_sha256(target) != sha:  # missing, or damaged since: write it (again)
+        copy_private(source, target)
+    discard_download(source)
     text = pdf_text(target)
     facts = read_letter(text, finding.title)
     claim = find_claim(session, prov.payer_id, facts)
@@ -81,7 +97,7 @@ def store_letter(session: Session, finding: CorrespondenceFinding
     reference = facts.document_control_number or facts.auth_number or facts.payer_claim_number
     document = Document(
         sha256=sha, payer_id=prov.payer_id, portal_document_id=finding.portal_document_id, title=finding.title,
-        letter_date=finding.letter_date, stored_path=str(target), original_file_name=finding.suggested_file_name,
+        letter_date=finding.letter_date, stored_path=to_stored(target), original_file_name=finding.suggested_file_name,
         text=text, doc_type=facts.doc_type, claim_number=claim.claim_number if claim else None,
         payer_claim_number=facts.payer_claim_number, reference_number=reference, auth_number=facts.auth_number,
         due_date=facts.due_date, observed_at=prov.observed_at, url=prov.url,

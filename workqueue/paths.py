@@ -19,3 +19,8 @@ def documents_dir() -> Path:
 def packets_dir() -> Path:
     """Records packets billers attach, named by content hash."""
     return payerbot_home() / "packets"
+
+
+def downloads_dir() -> Path:
+    """Where the bots' browsers save downloads during a run; a letter's copy there is removed once stored."""
+    return payerbot_home() / "downloads"

@@ -19,7 +19,7 @@ from bots.findings import (
 )
 from bots.status_map import category_group
 from workqueue.config import Rules, load_rules
-from workqueue.documents import known_document, store_letter
+from workqueue.documents import discard_download, known_document, store_letter
 from workqueue.models import ACTIVE_STATUSES, Authorization, AuthorizationHistory, Claim, StatusFinding, Task
 from workqueue.packets import confirm_upload, upload_failed
 from workqueue.rules import authorization_rules, claim_status_rules, letter_rules, problem_kind, problem_rules
@@ -130,12 +130,13 @@ def _persist_letter(session: Session, finding: CorrespondenceFinding, rules: Rul
                     report: PersistReport) -> None:
     prov = finding.provenance
     if known_document(session, prov.payer_id, finding.portal_document_id, finding.sha256) is not None:
+        discard_download(finding.file_path)  # kept once: the stored document is the copy
         report.documents_known += 1
         return
     if not Path(finding.file_path).is_file():
         report.errors.append(f"letter {finding.portal_document_id}: downloaded file is missing")
         return
-    stored = store_letter(session, finding)
+    stored = store_letter(session, finding)  # removes the browser's copy as soon as the letter is stored
     if stored is None:
         report.documents_known += 1
         return

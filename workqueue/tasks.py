@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
+from bots.files import write_private
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, RecordsPacket, Task, TaskHistory
 from workqueue.packets import set_packet_status
 from workqueue.paths import packets_dir
@@ -131,9 +131,8 @@ def attach_packet(session: Session, task_id: int, file: Path, *, actor: str = "u
     if existing is not None:
         return existing
     target = packets_dir() / f"{sha}.pdf"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(file, target)
+    if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != sha:
+        write_private(target, data)  # 0600 from the start, atomic: never a half-written packet
     packet = RecordsPacket(packet_id=packet_id, task_id=task_id, claim_number=task.claim_number,
                            payer_id=task.payer_id, stored_path=str(target), original_file_name=file.name,
                            sha256=sha)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import func, select
 
+from bots.evidence import from_stored
 from bots.findings import CorrespondenceFinding
 from sandbox.pdf import letter_pdf
 from sandbox.world import Letter
@@ -58,7 +59,8 @@ def test_records_letter_sets_deadline_and_dcn_on_the_records_task(session, tmp_p
     doc = session.exec(select(Document)).one()
     assert (doc.doc_type, doc.claim_number, doc.reference_number, doc.due_date) == (
         "records_request", "C1", "DCN4455667788", date(2026, 3, 29))
-    stored = Path(doc.stored_path)
+    assert not Path(doc.stored_path).is_absolute()  # relative to PAYERBOT_HOME: moving the folder keeps links
+    stored = from_stored(doc.stored_path)
     assert stored.is_file() and stored.is_relative_to(home / "documents" / "meridian")
     assert stored.name.startswith(doc.sha256[:16]) and ".." not in stored.name
     # a status-based estimate read later does not undo what the letter said

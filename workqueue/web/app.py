@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
+from bots.evidence import from_stored
 from bots.status_map import claim_status_categories
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, RecordsPacket, StatusFinding, Task
@@ -137,14 +138,17 @@ def safe_url(value: Any) -> str | None:
 
 
 def servable(path_text: Any, home: Path) -> Path | None:
-    """The file if it exists inside the data folder (after following symlinks), else None."""
+    """The file if it exists inside the data folder (after following symlinks), else None.
+
+    Stored paths are relative to the data folder (older rows may be absolute): `from_stored` resolves both.
+    """
     if not isinstance(path_text, str) or not path_text:
         return None
     try:
-        path = Path(path_text).resolve(strict=True)
+        path = from_stored(path_text, home).resolve(strict=True)
     except (OSError, RuntimeError, ValueError):
         return None
-    return path if path.is_relative_to(home) and path.is_file() else None
+    return path if path.is_relative_to(home.resolve()) and path.is_file() else None
 
 
 def clean_name(text: str) -> str:
