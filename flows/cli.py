@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import os
+import sys
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from bots.credentials import Credential, CredentialStore
+from bots.credentials import Credential, CredentialStore, CredentialStoreError
 from bots.redaction import install as install_redactor
 from flows.payer_cli import payer_app
 from workqueue.cli import claims_app, tasks_app
@@ -159,20 +162,62 @@ def run_nightly(
         console.print(f"[yellow]skipped {payer_id}: {reason}[/]")
 
 
+def _read_secrets(from_stdin: bool) -> tuple[str, str]:
+    """(password, TOTP seed or '') from standard input, or from prompts that do not echo."""
+    if from_stdin:
+        lines = sys.stdin.read().splitlines()
+        password = lines[0] if lines else ""
+        totp_seed = lines[1].strip() if len(lines) > 1 else ""
+    else:
+        password = typer.prompt("Password", hide_input=True)
+        totp_seed = typer.prompt("TOTP seed (empty if none)", default="", hide_input=True, show_default=False)
+    return password, totp_seed
+
+
+def _check_totp_seed(seed: str) -> str:
+    """The seed as stored (spaces removed, upper case), or BadParameter if it is not base32."""
+    text = seed.replace(" ", "").upper()
+    try:
+        base64.b32decode(text + "=" * (-len(text) % 8))
+    except (binascii.Error, ValueError):
+        raise typer.BadParameter("the TOTP seed is not base32 (letters A-Z and digits 2-7)") from None
+    return text
+
+
 @credentials_app.command("set")
 def credentials_set(
     payer_id: str,
     account: str,
-    username: Annotated[str, typer.Option(prompt=True)],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True)],
-    totp_seed: Annotated[str, typer.Option(prompt="TOTP seed (empty if none)", hide_input=True)] = "",
+    username: Annotated[str | None, typer.Option(help="The portal login name (prompted for if not given).")] = None,
+    from_stdin: Annotated[bool, typer.Option(
+        "--stdin", help="Read the password (first line) and the TOTP seed, if any (second line) from standard "
+                        "input instead of prompting; needs --username.")] = False,
     portal_url: Annotated[str | None, typer.Option(help="Override the manifest's portal URL.")] = None,
     option: Annotated[list[str] | None, typer.Option(help="key=value adapter options (repeatable).")] = None,
 ) -> None:
-    """Store or replace one portal account's credential (encrypted)."""
+    """Store or replace one portal account's credential (encrypted).
+
+    The password and TOTP seed are never command-line values (`ps` and the shell history would see them):
+    they are prompted for without echo, or read from standard input with --stdin.
+    """
+    if from_stdin and not username:
+        raise typer.BadParameter("--stdin reads the secrets only: give the login name with --username")
+    username = username or typer.prompt("Username")
+    bad = [item for item in option or [] if "=" not in item]
+    if bad:
+        raise typer.BadParameter(f"--option takes key=value, not {bad[0]!r}")
     options = dict(item.split("=", 1) for item in option or [])
-    CredentialStore().put(Credential(payer_id=payer_id, account=account, username=username, password=password,
-                                     totp_seed=totp_seed or None, portal_url=portal_url, options=options))
+    password, totp_seed = _read_secrets(from_stdin)
+    if not password:
+        raise typer.BadParameter("the password is empty" + (" (nothing on the first line of standard input)"
+                                                             if from_stdin else ""))
+    totp_seed = _check_totp_seed(totp_seed) if totp_seed else ""
+    try:
+        CredentialStore().put(Credential(payer_id=payer_id, account=account, username=username, password=password,
+                                         totp_seed=totp_seed or None, portal_url=portal_url, options=options))
+    except CredentialStoreError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from None
     console.print(f"Stored {payer_id}/{account}.")
 
 
