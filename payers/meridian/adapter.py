@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date
 from pathlib import Path
@@ -13,6 +12,7 @@ from playwright.sync_api import Locator
 
 from bots import errors as err
 from bots.adapter import PortalAdapter
+from bots.downloads import download_letter
 from bots.findings import (
     AuthorizationFinding,
     ClaimQuery,
@@ -40,7 +40,9 @@ class MeridianAdapter(PortalAdapter):
         self._expect({"form": ui.LoginPage.form}, login_page_ok=True)
         self.page.fill(ui.LoginPage.user, self.session.credential.username)
         self.page.fill(ui.LoginPage.password, self.session.credential.password.get_secret_value())
+        self.credentials_submitted()
         self._submit(ui.LoginPage.submit)
+        # Anything else (a captcha, maintenance, an unknown sign-in page) is a typed error from _expect.
         outcome = self._expect({"bad": ui.LoginPage.bad_credentials, "locked": ui.LoginPage.locked,
                                 "mfa": ui.MfaPage.form, "home": ui.Common.logout}, login_page_ok=True)
         if outcome == "bad":
@@ -131,8 +133,6 @@ class MeridianAdapter(PortalAdapter):
     def download_correspondence(self, since: date | None, known_ids: set[str]) -> list[CorrespondenceFinding]:
         """Walk the document center (filtered by date), download each unknown letter once, named by hash."""
         self.goto(ui.DocumentsPage.path + (f"?from={since:%m/%d/%Y}" if since else ""))
-        target = self.session.download_dir or self.session.evidence.root.parent / "downloads"
-        target.mkdir(parents=True, exist_ok=True)
         findings: list[CorrespondenceFinding] = []
         seen = set(known_ids)
         while self._expect({"list": ui.DocumentsPage.table, "empty": ui.DocumentsPage.empty,
@@ -145,7 +145,7 @@ class MeridianAdapter(PortalAdapter):
                 if match.group(1) in seen:
                     continue
                 seen.add(match.group(1))
-                findings.append(self._download(match.group(1), row, link, target))
+                findings.append(self._download(match.group(1), row, link))
             if self.page.locator(ui.Common.next_page).count() == 0:
                 return findings
             self._submit(ui.Common.next_page)
@@ -153,23 +153,21 @@ class MeridianAdapter(PortalAdapter):
             self.fail(err.PortalChanged, "the portal refused the date filter")
         return findings
 
-    def _download(self, letter_id: str, row: Locator, link: Locator, target: Path) -> CorrespondenceFinding:
-        """Download one letter; the file is stored under its sha256, never under the portal's name."""
+    def _download(self, letter_id: str, row: Locator, link: Locator) -> CorrespondenceFinding:
+        """Download one letter (bots.downloads: capped, checked, retried, stored once under its sha256)."""
         title = clean_text(row.locator(ui.DocumentsPage.title).inner_text())
-        with self.page.expect_download() as info:
-            link.click()
-        download = info.value
-        data = Path(download.path()).read_bytes()
-        if not data.startswith(b"%PDF-"):
-            self.fail(err.PortalChanged, "a document download is not a PDF")
-        sha = hashlib.sha256(data).hexdigest()
-        path = target / f"{sha}.pdf"
-        path.write_bytes(data)
+        letter_date = parse_date(row.locator(ui.DocumentsPage.date).inner_text())
+        stored = download_letter(self, link.click, after_failure=self._interrupted)
         return CorrespondenceFinding(
-            portal_document_id=letter_id, title=title,
-            letter_date=parse_date(row.locator(ui.DocumentsPage.date).inner_text()),
-            suggested_file_name=download.suggested_filename, file_path=str(path), sha256=sha,
+            portal_document_id=letter_id, title=title, letter_date=letter_date,
+            suggested_file_name=stored.suggested_filename, file_path=str(stored.path), sha256=stored.sha256,
             provenance=self.provenance(raw_text=title))
+
+    def _interrupted(self) -> None:
+        """After a failed download: the portal's login or maintenance page is a typed error, not a retry."""
+        self._raise_if_maintenance()
+        if self.page.locator(ui.LoginPage.form).count():
+            self.fail(err.SessionExpired, "the portal sent the bot back to its login page")
 
     # -- attachments --------------------------------------------------------------------------------------
     def upload_records(self, packet: RecordsPacket) -> UploadConfirmation:
@@ -179,7 +177,9 @@ class MeridianAdapter(PortalAdapter):
         self._expect({"form": a.form})
         self.page.fill(a.icn, packet.payer_claim_number or "")
         self.page.select_option(a.document_type, label=a.document_types.get(packet.document_type, "Other"))
-        self.page.set_input_files(a.file, packet.file_path)
+        # The file goes up under a name carrying the packet id, so the portal's history can be matched later.
+        self.page.set_input_files(a.file, {"name": a.file_name(packet.packet_id), "mimeType": "application/pdf",
+                                           "buffer": Path(packet.file_path).read_bytes()})
         self._submit(a.submit)
         if self._expect({"ok": a.confirmation, "refused": a.error}) == "refused":
             message = clean_text(self.text_of(a.error))
@@ -192,6 +192,27 @@ class MeridianAdapter(PortalAdapter):
             confirmation_number=clean_text(self.text_of(a.confirmation_number)), duplicate_flagged=duplicate,
             provenance=self.provenance(raw_text=raw + (" " + self.text_of(a.duplicate) if duplicate else ""),
                                        screenshot=True))
+
+    def find_submission(self, packet: RecordsPacket) -> UploadConfirmation | None:
+        """The packet's entry in Attachment History (file name carries the packet id, same claim), or None."""
+        h = ui.HistoryPage
+        self.goto(h.path)
+        file_name = ui.AttachmentPage.file_name(packet.packet_id)
+        icn = (packet.payer_claim_number or "").upper()
+        while self._expect({"list": h.table, "empty": h.empty}) == "list":
+            for row in self.page.locator(h.rows).all():
+                cells = {name: clean_text(row.locator(selector).inner_text()) for name, selector in h.cells.items()}
+                if cells["file_name"] == file_name and (not icn or cells["claim_number"].upper() == icn):
+                    raw = (f"Attachment History: {cells['received']} {cells['claim_number']} "
+                           f"{cells['document_type']} {cells['file_name']} {cells['confirmation_number']}")
+                    return UploadConfirmation(
+                        packet_id=packet.packet_id, claim_number=packet.claim_number,
+                        confirmation_number=cells["confirmation_number"], reconciled=True,
+                        provenance=self.provenance(raw_text=raw, screenshot=True))
+            if self.page.locator(ui.Common.next_page).count() == 0:
+                return None
+            self._submit(ui.Common.next_page)
+        return None
 
     # -- authorizations -----------------------------------------------------------------------------------
     def pull_authorizations(self) -> list[AuthorizationFinding]:
@@ -221,16 +242,36 @@ class MeridianAdapter(PortalAdapter):
         return findings
 
     # -- helpers ------------------------------------------------------------------------------------------
+    def goto(self, path: str) -> None:
+        """Open a page; a 503 that is the maintenance page is a MaintenanceWindow, other 5xx PortalUnavailable."""
+        try:
+            super().goto(path)
+        except err.PortalUnavailable:
+            self._raise_if_maintenance()
+            raise
+
+    def _raise_if_maintenance(self) -> None:
+        try:
+            shown = self.page.locator(ui.Common.maintenance).count() > 0
+        except PlaywrightError:
+            shown = False
+        if shown:
+            self.fail(err.MaintenanceWindow, "the portal is down for scheduled maintenance")
+
     def _submit(self, target: str | Locator) -> None:
         """Click what loads a new page and wait for it, so the old page never passes as the answer."""
         locator = self.page.locator(target) if isinstance(target, str) else target
         if locator.count() == 0:
             self.fail(err.PortalChanged, "expected control missing")
         try:
-            with self.page.expect_navigation(wait_until="domcontentloaded"):
+            with self.page.expect_navigation(wait_until="domcontentloaded") as navigation:
                 locator.first.click()
         except PlaywrightError:  # a timeout, or the request failed (connection reset, aborted)
             self.fail(err.PortalUnavailable, "the portal did not answer")
+        response = navigation.value
+        if response is not None and response.status >= 500:
+            self._raise_if_maintenance()
+            self.fail(err.PortalUnavailable, f"portal answered HTTP {response.status}")
 
     def _expect(self, outcomes: dict[str, str], *, login_page_ok: bool = False) -> str:
         """`expect_one_of` plus the answers any Meridian page may give: maintenance, login, captcha, error."""
@@ -241,7 +282,7 @@ class MeridianAdapter(PortalAdapter):
         # Pages are server-rendered and the navigation has finished: a short wait is enough.
         key = self.expect_one_of({**outcomes, **extra}, timeout_ms=3_000)
         if key == "_maintenance":
-            self.fail(err.PortalUnavailable, "the portal is down for scheduled maintenance")
+            self.fail(err.MaintenanceWindow, "the portal is down for scheduled maintenance")
         if key == "_captcha":
             self.fail(err.CaptchaChallenge, "the portal shows a captcha")
         if key == "_login":

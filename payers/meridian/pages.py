@@ -146,6 +146,23 @@ class AttachmentPage:
                       "operative_report": "Operative Report"}
     claim_unknown = "Claim number not found"
 
+    @staticmethod
+    def file_name(packet_id: str) -> str:
+        """The name a packet's PDF is uploaded under: the portal's history shows it, so it is matched there."""
+        return f"{packet_id}.pdf"
+
+
+class HistoryPage:
+    """`/attachments/history`: every attachment the account sent, newest first, 10 a page."""
+
+    path = "attachments/history"
+    table = "table#attachment-history"
+    rows = "table#attachment-history tbody tr.history-row"
+    empty = "#no-history"
+    # name -> the cell it is read from
+    cells = {"received": "td.col-received", "claim_number": "td.col-icn", "document_type": "td.col-type",
+             "file_name": "td.col-file", "confirmation_number": "td.col-confirmation"}
+
 
 class AuthorizationsPage:
     """`/authorizations` (10 a page) and `/authorizations/{auth}` detail."""

@@ -15,10 +15,21 @@ import pyotp
 import pytest
 from pypdf import PdfReader
 
-from bots.errors import LoginFailed, PortalChanged, PortalError, PortalUnavailable, SessionExpired
+from bots.errors import (
+    AccountLocked,
+    CaptchaChallenge,
+    LoginFailed,
+    MaintenanceWindow,
+    MfaRequired,
+    PortalChanged,
+    PortalError,
+    PortalUnavailable,
+    SessionExpired,
+)
 from bots.findings import ClaimQuery, ClaimStatusFinding, RecordsPacket
 from bots.manifest import CAPABILITIES
 from bots.registry import get_adapter
+from bots.session import ensure_logged_in
 
 PAYER = "meridian"
 
@@ -91,7 +102,7 @@ def test_login_with_totp_then_session_is_live(sandbox, make_adapter):
     adapter = make_adapter(sandbox, PAYER)
     assert adapter.is_logged_in() is False
     adapter.login()
-    assert adapter.session.events == ["totp"]
+    assert adapter.session.events == ["credentials_submitted", "totp"]
     assert adapter.is_logged_in() is True
     assert harness(sandbox, "stats").json()["counters"]["totp_verifications"] == before + 1
     # The device is now remembered: logging in again from this context needs no code.
@@ -99,7 +110,7 @@ def test_login_with_totp_then_session_is_live(sandbox, make_adapter):
     assert adapter.is_logged_in() is False
     remembered = harness(sandbox, "stats").json()["counters"].get("device_remembered_logins", 0)
     adapter.login()
-    assert adapter.session.events == ["totp"]
+    assert adapter.session.events == ["credentials_submitted", "totp", "credentials_submitted"]  # no 2nd code
     assert harness(sandbox, "stats").json()["counters"]["device_remembered_logins"] == remembered + 1
     assert adapter.is_logged_in() is True
 
@@ -114,7 +125,7 @@ def test_wrong_password_fails_once_and_is_never_retried(fresh_sandbox, make_adap
     stats = harness(fresh_sandbox, "stats").json()
     assert stats["login_attempts"] == {username: 1}
     assert stats["locked"] == []
-    assert adapter.session.events == []
+    assert adapter.session.events == ["credentials_submitted"]  # the password went once, nothing more
 
 
 def test_claim_status_for_every_outcome_matches_the_oracle(sandbox, make_adapter):
@@ -283,3 +294,98 @@ def test_portal_refuses_forms_without_the_session_token(sandbox):
         assert "Log out" in home.text
         refused = client.post("claims/search", data={"csrf_token": "forged", "search_type": "icn", "icn": "X"})
         assert refused.status_code == 403 and "Invalid or expired request token." in refused.text
+
+
+def set_faults(server, **values) -> dict:
+    """Switch sandbox faults for this portal (POST /_sandbox/meridian/faults)."""
+    response = httpx.post(f"{server.url}/_sandbox/{PAYER}/faults", json=values)
+    response.raise_for_status()
+    return response.json()
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ({"login_captcha": True}, CaptchaChallenge),
+    ({"mfa_refuse": True}, MfaRequired),
+    ({"login_layout": 2}, PortalChanged),
+    ("locked", AccountLocked),
+])
+def test_every_login_outcome_is_a_typed_error_after_one_attempt(fresh_sandbox, make_adapter, fault, error):
+    """Captcha at login, refused code, an unknown sign-in page, a locked account: one attempt, a typed error."""
+    username = harness(fresh_sandbox, "accounts").json()[0]["username"]
+    if fault == "locked":
+        fresh_sandbox.states[PAYER].locked.add(username)
+    else:
+        set_faults(fresh_sandbox, **fault)
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    with pytest.raises(error) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is error and caught.value.screenshot_path
+    assert "credentials_submitted" in adapter.session.events
+    assert harness(fresh_sandbox, "stats").json()["login_attempts"] == {username: 1}
+
+
+def test_maintenance_at_login_is_a_maintenance_window_and_5xx_is_unavailable(fresh_sandbox, make_adapter):
+    """Neither posts the credentials: no login attempt is counted."""
+    set_faults(fresh_sandbox, maintenance=True)
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    with pytest.raises(MaintenanceWindow):
+        ensure_logged_in(adapter)
+    set_faults(fresh_sandbox, maintenance=False, errors=1)
+    with pytest.raises(PortalUnavailable) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is PortalUnavailable and caught.value.transient
+    assert "credentials_submitted" not in adapter.session.events
+    assert harness(fresh_sandbox, "stats").json()["login_attempts"] == {}
+
+
+def test_5xx_after_a_form_post_is_portal_unavailable(fresh_sandbox, make_adapter):
+    """A 5xx answering a submitted search is transient, never PortalChanged."""
+    world = fresh_sandbox.states[PAYER].world
+    adapter = logged_in(make_adapter, fresh_sandbox)
+    adapter.goto(adapter.session.url("claims/search"))
+    set_faults(fresh_sandbox, errors=1)
+    with pytest.raises(PortalUnavailable) as caught:
+        adapter.check_claim_status(queries(fresh_sandbox)[world.claims[0].claim_number])
+    assert type(caught.value) is PortalUnavailable
+
+
+def test_cut_downloads_are_retried_and_each_letter_stored_once(fresh_sandbox, make_adapter, tmp_path):
+    """Half the downloads cut short: every letter still arrives whole, once, and no browser copy is left."""
+    letters = harness(fresh_sandbox, "oracle").json()["letters"]
+    adapter = logged_in(make_adapter, fresh_sandbox)
+    set_faults(fresh_sandbox, cut_downloads=0.3)
+    found = adapter.download_correspondence(None, set())
+    assert sorted(f.portal_document_id for f in found) == sorted(x["letter_id"] for x in letters)
+    for finding in found:
+        data = Path(finding.file_path).read_bytes()
+        assert data.startswith(b"%PDF-") and hashlib.sha256(data).hexdigest() == finding.sha256
+    stats = harness(fresh_sandbox, "stats").json()
+    assert stats["downloads_cut"] > 0
+    stored = list((tmp_path / "downloads").iterdir())
+    assert sorted(p.name for p in stored) == sorted({f"{f.sha256}.pdf" for f in found})
+
+
+def test_find_submission_reads_the_attachment_history(fresh_sandbox, make_adapter, tmp_path):
+    """After an upload the history has it with the same confirmation number; an unknown packet is None."""
+    state = fresh_sandbox.states[PAYER]
+    claim = next(c for c in state.world.claims if c.outcome == "pended_records")
+    pdf = tmp_path / "records.pdf"
+    pdf.write_bytes(b"%PDF-1.4\n% synthetic office notes\n%%EOF\n")
+    packet = RecordsPacket(packet_id="PKT-77", claim_number=claim.claim_number,
+                           payer_claim_number=claim.payer_claim_number, file_path=str(pdf),
+                           sha256=hashlib.sha256(pdf.read_bytes()).hexdigest())
+    adapter = logged_in(make_adapter, fresh_sandbox)
+    assert adapter.find_submission(packet) is None  # nothing sent yet
+    sent = adapter.upload_records(packet)
+    assert harness(fresh_sandbox, "uploads").json()[0]["file_name"] == "PKT-77.pdf"
+    username = harness(fresh_sandbox, "accounts").json()[0]["username"]
+    for n in range(12):  # later attachments push ours onto the second history page
+        state.record_upload(claim.payer_claim_number, "Other", f"PKT-{n}.pdf", "0" * 64, 10, username=username)
+
+    found = adapter.find_submission(packet)
+    assert found is not None and found.reconciled is True
+    assert found.confirmation_number == sent.confirmation_number and found.packet_id == "PKT-77"
+    assert found.provenance.screenshot_path and Path(found.provenance.screenshot_path).exists()
+    assert adapter.find_submission(packet.model_copy(update={"packet_id": "PKT-404"})) is None
+    other_claim = packet.model_copy(update={"payer_claim_number": "NOPE123"})
+    assert adapter.find_submission(other_claim) is None

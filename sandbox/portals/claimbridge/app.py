@@ -144,8 +144,7 @@ def create_app(state: PortalState) -> FastAPI:
                    status_code: int = 200) -> HTMLResponse:
         csrf = secrets.token_urlsafe(16)
         login_tokens.add(csrf)
-        template = "login_v2.html" if state.faults.login_layout == 2 else "login.html"
-        response = render(request, template, status_code=status_code, csrf=csrf, error=error,
+        response = render(request, "login.html", status_code=status_code, csrf=csrf, error=error,
                           notice=notice)
         response.set_cookie(LOGIN_COOKIE, csrf, path=f"{root(request)}/", httponly=True, samesite="lax")
         return response
@@ -163,6 +162,8 @@ def create_app(state: PortalState) -> FastAPI:
         result = state.check_password(username.strip(), password)
         if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
             return render(request, "login_captcha.html", message=CAPTCHA_TEXT, image=_CAPTCHA_IMG)
+        if state.faults.login_layout == 2:  # the posted form leads to a sign-in page no adapter knows yet
+            return render(request, "login_v2.html", csrf=secrets.token_urlsafe(16), error=None)
         if result == "locked":
             return login_page(request, error=DISABLED, status_code=403)
         if result != "ok":

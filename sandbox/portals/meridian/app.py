@@ -120,8 +120,7 @@ def create_app(state: PortalState) -> FastAPI:
     def login_page(request: Request, *, error: str | None = None, status_code: int = 200,
                    banner: str | None = None) -> HTMLResponse:
         token = secrets.token_urlsafe(16)
-        template = "login_v2.html" if state.faults.login_layout == 2 else "login.html"
-        response = render(request, template, status_code, error=error, banner=banner, login_csrf=token)
+        response = render(request, "login.html", status_code, error=error, banner=banner, login_csrf=token)
         response.set_cookie(LOGIN_CSRF_COOKIE, token, path=f"{root(request)}/", httponly=True, samesite="lax")
         return response
 
@@ -140,6 +139,8 @@ def create_app(state: PortalState) -> FastAPI:
         result = state.check_password(username, str(form.get("password", "")))
         if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
             return render(request, "login_captcha.html")
+        if state.faults.login_layout == 2:  # the posted form leads to a sign-in page no adapter knows yet
+            return render(request, "login_v2.html", login_csrf=secrets.token_urlsafe(16))
         if result == "locked":
             return login_page(request, error="Your account has been locked. Please contact Provider Services "
                                              "at 1-800-555-0100.")

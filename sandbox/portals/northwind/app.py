@@ -190,7 +190,6 @@ def create_app(state: PortalState) -> FastAPI:
     @app.get("/api/config")
     def config() -> dict:
         return {"payer_name": state.profile.name, "layout": state.layout_version,
-                "login_layout": state.faults.login_layout,
                 "idle_warning_seconds": state.northwind_idle_warning_seconds}
 
     @app.post("/api/_test/idle-warning/{seconds}")
@@ -207,6 +206,8 @@ def create_app(state: PortalState) -> FastAPI:
         if state.faults.login_captcha:  # the credentials were posted (and counted); a captcha answers
             return JSONResponse({"error": "Please confirm you're not a robot.", "captcha": True},
                                 status_code=403)
+        if state.faults.login_layout == 2:  # the next sign-in step is one no adapter knows yet
+            return JSONResponse({"next": "sso"})
         if outcome == "locked":
             return _error(423, "Your account is locked.")
         if outcome != "ok":

@@ -167,32 +167,39 @@
 
   // -- sign in -------------------------------------------------------------------------------------------
   function loginView() {
-    // login_layout 2: a new single sign-on page, every test id different (no adapter knows it yet).
-    var sso = app.config && app.config.login_layout === 2;
-    function lid(name) { return sso ? 'sso-' + name.split('-').reverse().join('-') : name; }
-    var error = h('p', {class: 'alert', testid: lid('login-error'), role: 'alert', hidden: true});
-    var captcha = h('div', {class: 'card', testid: lid('login-captcha'), hidden: true},
+    var error = h('p', {class: 'alert', testid: 'login-error', role: 'alert', hidden: true});
+    var captcha = h('div', {class: 'card', testid: 'login-captcha', hidden: true},
       h('p', {}, "Please confirm you're not a robot."), h('input', {name: 'captcha', autocomplete: 'off'}));
-    var email = h('input', {type: 'email', id: 'email', name: 'email', autocomplete: 'username', testid: lid('login-email')});
+    var email = h('input', {type: 'email', id: 'email', name: 'email', autocomplete: 'username', testid: 'login-email'});
     var password = h('input', {type: 'password', id: 'password', name: 'password', autocomplete: 'current-password',
-      testid: lid('login-password')});
-    var submit = h('button', {type: 'submit', testid: lid('login-submit')}, sso ? 'Continue' : 'Sign in');
-    var form = h('form', {class: 'stack card', testid: lid('login-form'), onsubmit: async function (ev) {
+      testid: 'login-password'});
+    var submit = h('button', {type: 'submit', testid: 'login-submit'}, 'Sign in');
+    var form = h('form', {class: 'stack card', testid: 'login-form', onsubmit: async function (ev) {
       ev.preventDefault();
       error.hidden = true;
       submit.disabled = true;
       try {
         var res = await api('auth/login', {method: 'POST', body: {email: email.value, password: password.value}});
+        if (res.ok && res.body.next === 'sso') { ssoView(); return; }
         if (res.ok) { app.sentTo = res.body.sent_to; go('#/code'); return; }
         if (res.body.captcha) { captcha.hidden = false; return; }
         error.textContent = res.body.error || 'Something went wrong.';
         error.hidden = false;
       } catch (e) { if (!(e instanceof Halt)) throw e; } finally { submit.disabled = false; }
     }},
-    h('h1', {}, sso ? 'Northwind Mutual single sign-on' : 'Sign in to Northwind Mutual'), error, captcha,
+    h('h1', {}, 'Sign in to Northwind Mutual'), error, captcha,
     h('label', {for: 'email'}, 'Email'), email, h('label', {for: 'password'}, 'Password'), password,
     h('p', {}, submit));
     mount(h('main', {testid: 'login-page'}, form));
+  }
+
+  function ssoView() {
+    // login_layout 2: the new single sign-on step after the password, with test ids no adapter knows yet.
+    mount(h('main', {testid: 'sso-page'}, h('form', {class: 'stack card', testid: 'sso-verify-form'},
+      h('h1', {}, 'Northwind Mutual single sign-on'),
+      h('p', {}, 'Choose how you want to verify it is you.'),
+      h('button', {type: 'button', testid: 'sso-method-email'}, 'Email me a link'),
+      h('button', {type: 'button', testid: 'sso-method-app'}, 'Use the Northwind app'))));
   }
 
   function codeView() {
