@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 import time
 from datetime import date
-from pathlib import Path
 
-from playwright.sync_api import Download, Locator
+from playwright.sync_api import Locator
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots.adapter import PortalAdapter, PortalSession
+from bots.downloads import download_letter
 from bots.errors import (
     AccountLocked,
+    CaptchaChallenge,
     LoginFailed,
+    MaintenanceWindow,
     MfaRequired,
     PortalChanged,
     PortalUnavailable,
@@ -54,9 +55,11 @@ class NorthwindAdapter(PortalAdapter):
         return key
 
     def _raise_if_interrupted(self, key: str | None = None) -> None:
-        """Maintenance banner -> PortalUnavailable; the sign-in form mid-run -> SessionExpired."""
+        """Maintenance banner -> MaintenanceWindow; 5xx banner -> PortalUnavailable; sign-in form -> SessionExpired."""
         if key == "maintenance" or (key is None and self.page.locator(P.MAINTENANCE).is_visible()):
-            self.fail(PortalUnavailable, "portal shows its maintenance banner")
+            self.fail(MaintenanceWindow, "portal shows its maintenance banner")
+        if key == "server_error" or (key is None and self.page.locator(P.SERVER_ERROR).is_visible()):
+            self.fail(PortalUnavailable, "portal answered with a server error")
         if key == "login" or (key is None and self.page.locator(P.LOGIN_FORM).is_visible()):
             self.fail(SessionExpired, "portal went back to the sign-in screen")
 
@@ -79,8 +82,8 @@ class NorthwindAdapter(PortalAdapter):
         """Open the app and see whether it renders the signed-in navigation or the sign-in form."""
         self.goto("")
         key = self.expect_one_of(P.APP_READY, timeout_ms=8_000)
-        if key == "maintenance":
-            self._raise_if_interrupted(key)  # PortalUnavailable
+        if key in ("maintenance", "server_error"):
+            self._raise_if_interrupted(key)  # MaintenanceWindow / PortalUnavailable
         return key == "signed_in"
 
     def login(self) -> None:
@@ -91,10 +94,13 @@ class NorthwindAdapter(PortalAdapter):
         self.page.locator(P.LOGIN_EMAIL).fill(credential.username)
         self.page.locator(P.LOGIN_PASSWORD).fill(credential.password.get_secret_value())
         sent_after = time.time()
+        self.credentials_submitted()
         self.page.locator(P.LOGIN_SUBMIT).click()
-        key = self.expect_one_of(P.AFTER_PASSWORD)
-        if key == "maintenance":
+        key = self.expect_one_of(P.AFTER_PASSWORD)  # an unknown next step is PortalChanged
+        if key in ("maintenance", "server_error"):
             self._raise_if_interrupted(key)
+        if key == "captcha":  # never solved by a bot
+            self.fail(CaptchaChallenge, "portal put up a captcha after the password")
         if key == "error":
             message = clean_text(self.page.locator(P.LOGIN_ERROR).first.inner_text())
             self.fail(AccountLocked if "locked" in message.lower() else LoginFailed, message)
@@ -104,7 +110,7 @@ class NorthwindAdapter(PortalAdapter):
         self.page.locator(P.CODE_SUBMIT).click()
         self.session.events.append("one_time_code")
         key = self.expect_one_of(P.AFTER_CODE)
-        if key == "maintenance":
+        if key in ("maintenance", "server_error"):
             self._raise_if_interrupted(key)
         if key != "signed_in":  # code refused, or the half-signed-in state expired back to the form
             self.fail(MfaRequired, "portal refused the one-time code")
@@ -197,8 +203,6 @@ class NorthwindAdapter(PortalAdapter):
         rows = self.page.locator(P.DOCUMENT_ROW)
         while self._more_rows(rows):
             pass
-        target = self.session.download_dir or self.session.evidence.root / "downloads"
-        target.mkdir(parents=True, exist_ok=True)
         findings: list[CorrespondenceFinding] = []
         seen = set(known_ids)
         for row in rows.all():
@@ -208,34 +212,24 @@ class NorthwindAdapter(PortalAdapter):
             if doc_id in seen:
                 continue
             seen.add(doc_id)
-            download = self._download(row.locator(P.DOCUMENT_DOWNLOAD))
-            data = Path(download.path()).read_bytes()
-            sha = hashlib.sha256(data).hexdigest()
-            path = target / f"{sha}.pdf"  # named by content; the portal's name is untrusted
-            if not path.exists():
-                path.write_bytes(data)
+            stored = download_letter(self, self._spaced_click(row.locator(P.DOCUMENT_DOWNLOAD)),
+                                     after_failure=self._raise_if_interrupted, start_timeout_s=10)
             findings.append(CorrespondenceFinding(
                 portal_document_id=doc_id, title=P.cell(row, "document-title") or "",
                 letter_date=P.display_date(P.cell(row, "document-date")),
-                suggested_file_name=download.suggested_filename, file_path=str(path), sha256=sha,
+                suggested_file_name=stored.suggested_filename, file_path=str(stored.path), sha256=stored.sha256,
                 provenance=self.provenance(P.cell(row, "document-title")),
             ))
         return findings
 
-    def _download(self, link: Locator) -> Download:
-        """Click a download link. Chromium silently drops downloads a page starts faster than ~10 a
-        second, so clicks are spaced out and a click that starts nothing is tried once more."""
-        for attempt in range(2):
+    def _spaced_click(self, link: Locator):
+        """A click on a download link, spaced from the last one: Chromium silently drops downloads a page
+        starts faster than ~10 a second (a click that starts nothing is retried by bots.downloads)."""
+        def click() -> None:
             time.sleep(max(0.0, self._last_download + DOWNLOAD_SPACING - time.monotonic()))
             self._last_download = time.monotonic()
-            try:
-                with self.page.expect_download(timeout=5_000 * (attempt + 1)) as info:
-                    link.click()
-                return info.value
-            except PlaywrightTimeout:
-                self._raise_if_interrupted()
-                time.sleep(1.0)
-        self.fail(PortalChanged, "download link started no download")
+            link.click()
+        return click
 
     # -- authorizations ----------------------------------------------------------------------------
     def pull_authorizations(self) -> list[AuthorizationFinding]:

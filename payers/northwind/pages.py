@@ -19,7 +19,8 @@ def tid(name: str) -> str:
 # -- always possible: signed out by the server, or the maintenance banner ------------------------------
 LOGIN_FORM = tid("login-form")
 MAINTENANCE = tid("maintenance")
-INTERRUPTIONS = {"login": LOGIN_FORM, "maintenance": MAINTENANCE}
+SERVER_ERROR = tid("server-error")  # the SPA's banner for a 5xx or a failed request (kept in every layout)
+INTERRUPTIONS = {"login": LOGIN_FORM, "maintenance": MAINTENANCE, "server_error": SERVER_ERROR}
 
 # The idle-timer modal the SPA throws over the page; a locator handler dismisses it.
 TIMEOUT_MODAL = tid("session-timeout-modal")
@@ -30,7 +31,9 @@ NAV = tid("nav")
 APP_READY = {"signed_in": NAV, **INTERRUPTIONS}
 LOGIN_EMAIL, LOGIN_PASSWORD, LOGIN_SUBMIT = tid("login-email"), tid("login-password"), tid("login-submit")
 LOGIN_ERROR = tid("login-error") + ":visible"  # rendered hidden until the API refuses
-AFTER_PASSWORD = {"code": tid("code-form"), "error": LOGIN_ERROR, "maintenance": MAINTENANCE}
+LOGIN_CAPTCHA = tid("login-captcha")
+AFTER_PASSWORD = {"code": tid("code-form"), "error": LOGIN_ERROR, "captcha": LOGIN_CAPTCHA,
+                  "maintenance": MAINTENANCE, "server_error": SERVER_ERROR}
 CODE_INPUT, CODE_SUBMIT, CODE_PROMPT = tid("code-input"), tid("code-submit"), tid("code-prompt")
 AFTER_CODE = {"signed_in": NAV, "error": tid("code-error") + ":visible", **INTERRUPTIONS}
 

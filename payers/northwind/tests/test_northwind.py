@@ -13,8 +13,17 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from bots.errors import AccountLocked, LoginFailed, MfaRequired, PortalChanged, PortalUnavailable
+from bots.errors import (
+    AccountLocked,
+    CaptchaChallenge,
+    LoginFailed,
+    MaintenanceWindow,
+    MfaRequired,
+    PortalChanged,
+    PortalUnavailable,
+)
 from bots.findings import ClaimQuery, ClaimStatusFinding
+from bots.session import ensure_logged_in
 from sandbox.server import SandboxServer
 from sandbox.world import search_reference
 
@@ -91,7 +100,7 @@ def test_login_with_emailed_code_needs_no_human(fresh_sandbox, make_adapter, pag
     assert adapter.is_logged_in() is False
     adapter.login()
     assert adapter.is_logged_in() is True
-    assert adapter.session.events == ["one_time_code"]
+    assert adapter.session.events == ["credentials_submitted", "one_time_code"]
     stats = harness(fresh_sandbox, "stats")
     assert stats["counters"]["codes_verified"] == 1
     assert stats["counters"]["codes_sent"] == 1
@@ -247,3 +256,49 @@ def test_authorizations_match_oracle(sandbox, make_adapter) -> None:
         assert _s(finding.requested_date and finding.requested_date.isoformat()) == t["requested_date"]
         assert _s(finding.start_date and finding.start_date.isoformat()) == t["start_date"]
         assert _s(finding.end_date and finding.end_date.isoformat()) == t["end_date"]
+
+
+def set_faults(server: SandboxServer, **values) -> None:
+    httpx.post(f"{server.url}/_sandbox/{PAYER}/faults", json=values).raise_for_status()
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ({"login_captcha": True}, CaptchaChallenge),
+    ({"mfa_refuse": True}, MfaRequired),
+    ({"login_layout": 2}, PortalChanged),
+    ("locked", AccountLocked),
+])
+def test_every_login_outcome_is_a_typed_error_after_one_attempt(fresh_sandbox, make_adapter, fault, error):
+    state = fresh_sandbox.states[PAYER]
+    if fault == "locked":
+        state.locked.add(state.profile.username)
+    else:
+        set_faults(fresh_sandbox, **fault)
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    with pytest.raises(error) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is error
+    assert "credentials_submitted" in adapter.session.events
+    assert harness(fresh_sandbox, "stats")["login_attempts"] == {state.profile.username: 1}
+
+
+def test_maintenance_is_a_maintenance_window_and_5xx_is_unavailable(fresh_sandbox, make_adapter) -> None:
+    set_faults(fresh_sandbox, maintenance=True)
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    with pytest.raises(MaintenanceWindow):
+        ensure_logged_in(adapter)
+    set_faults(fresh_sandbox, maintenance=False, errors=1)
+    with pytest.raises(PortalUnavailable) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is PortalUnavailable
+    assert harness(fresh_sandbox, "stats")["login_attempts"] == {}
+
+
+def test_cut_downloads_are_retried_and_stored_whole(fresh_sandbox, make_adapter) -> None:
+    letters = harness(fresh_sandbox, "oracle")["letters"]
+    adapter = logged_in(make_adapter, fresh_sandbox)
+    set_faults(fresh_sandbox, cut_downloads=0.3)
+    found = adapter.download_correspondence(None, set())
+    assert sorted(f.portal_document_id for f in found) == sorted(x["letter_id"] for x in letters)
+    assert all(Path(f.file_path).read_bytes().startswith(b"%PDF-") for f in found)
+    assert harness(fresh_sandbox, "stats")["downloads_cut"] > 0
