@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
+import time
 from datetime import date
-from pathlib import Path
 
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import FrameLocator, Response
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots.adapter import PortalAdapter, PortalSession
+from bots.downloads import download_letter
 from bots.errors import (
     AccountLocked,
     CaptchaChallenge,
     LoginFailed,
+    MaintenanceWindow,
     PortalChanged,
     PortalError,
     PortalUnavailable,
@@ -29,6 +31,8 @@ DEFAULT_PAYER = "Lakeside Health Cooperative"
 AUTH_STATUSES = {"certified": "approved", "pended": "pended", "not certified": "denied",
                  "modified": "partially_approved"}
 _TRANSACTION = re.compile(r"Transaction ID:\s*(SR\d+)")
+MAINTENANCE = "#cbMaintenance"
+LOGIN_CAPTCHA = "#cbLoginCaptcha"
 
 
 class ClaimBridgeAdapter(PortalAdapter):
@@ -50,11 +54,43 @@ class ClaimBridgeAdapter(PortalAdapter):
         return self.session.credential.options.get("payer_name", DEFAULT_PAYER)
 
     # -- login and navigation -----------------------------------------------------------------------------
+    def goto(self, path: str) -> None:
+        """Open a page; the 503 maintenance page is a MaintenanceWindow, any other 5xx PortalUnavailable."""
+        self._server_error = None
+        try:
+            super().goto(path)
+        except PortalUnavailable:
+            self._raise_if_maintenance()
+            raise
+
+    def _raise_if_maintenance(self) -> None:
+        try:
+            shown = self.page.locator(MAINTENANCE).count() > 0
+        except PlaywrightError:
+            shown = False
+        if shown:
+            self.fail(MaintenanceWindow, "ClaimBridge shows its scheduled maintenance page")
+
+    def _expect(self, outcomes: dict[str, str], *, timeout_ms: float = 10_000) -> str:
+        """Wait for one outcome on the top page; maintenance and a 5xx answer are typed errors at once."""
+        everything = {**outcomes, "_maintenance": MAINTENANCE}
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            for key, selector in everything.items():
+                if self.page.locator(selector).first.is_visible():
+                    if key == "_maintenance":
+                        self.fail(MaintenanceWindow, "ClaimBridge shows its scheduled maintenance page")
+                    return key
+            if self._server_error:
+                self.fail(PortalUnavailable, f"ClaimBridge answered HTTP {self._server_error}")
+            if time.monotonic() > deadline:
+                self.fail(PortalChanged, f"none of the expected outcomes appeared: {sorted(outcomes)}")
+            self.page.wait_for_timeout(100)
+
     def is_logged_in(self) -> bool:
         """Open the workspace: a live session lands there (or on the picker); a dead one on the login page."""
         self.goto("workspace")
-        where = self.expect_one_of({"workspace": Workspace.ROOT, "picker": PayerPicker.LIST,
-                                    "login": LoginPage.FORM})
+        where = self._expect({"workspace": Workspace.ROOT, "picker": PayerPicker.LIST, "login": LoginPage.FORM})
         if where == "picker":  # logged in, but the portal forgot (or never had) the payer choice
             self._pick_payer()
         return where != "login"
@@ -62,12 +98,17 @@ class ClaimBridgeAdapter(PortalAdapter):
     def login(self) -> None:
         """Sign in once, then pick the payer; refusals raise LoginFailed / AccountLocked, never retried."""
         self.goto("login")
-        self.expect_one_of({"login": LoginPage.FORM})
+        self._expect({"login": LoginPage.FORM})
         self.page.fill(LoginPage.USERNAME, self.session.credential.username)
         self.page.fill(LoginPage.PASSWORD, self.session.credential.password.get_secret_value())
+        self._server_error = None
+        self.credentials_submitted()
         self.page.click(LoginPage.SUBMIT)
-        where = self.expect_one_of({"picker": PayerPicker.LIST, "workspace": Workspace.ROOT,
-                                    "error": LoginPage.ERROR})
+        # An unknown page after the password (a new sign-in step) is PortalChanged.
+        where = self._expect({"picker": PayerPicker.LIST, "workspace": Workspace.ROOT, "error": LoginPage.ERROR,
+                              "captcha": LOGIN_CAPTCHA})
+        if where == "captcha":  # never solved by a bot: a person has to clear it
+            self.fail(CaptchaChallenge, "ClaimBridge put up a captcha after the password")
         if where == "error":
             message = clean_text(self.page.locator(LoginPage.ERROR).first.inner_text())
             if "disabled" in message.lower() or "locked" in message.lower():
@@ -82,8 +123,9 @@ class ClaimBridgeAdapter(PortalAdapter):
         button = self.page.locator(PayerPicker.LIST).get_by_role("button", name=self.payer_name, exact=True)
         if button.count() == 0:
             self.fail(PortalError, f"payer {self.payer_name!r} is not listed on ClaimBridge's payer picker")
+        self._server_error = None
         button.click()
-        if self.expect_one_of({"workspace": Workspace.ROOT, "error": PayerPicker.ERROR}) == "error":
+        if self._expect({"workspace": Workspace.ROOT, "error": PayerPicker.ERROR}) == "error":
             message = clean_text(self.page.locator(PayerPicker.ERROR).first.inner_text())
             self.fail(PortalError, f"ClaimBridge refused payer {self.payer_name!r}: {message}")
 
@@ -94,7 +136,7 @@ class ClaimBridgeAdapter(PortalAdapter):
         panel = Workspace.PANELS[label]
         if not self.page.locator(panel).is_visible():
             self.page.locator(Workspace.TABS).get_by_role("link", name=label, exact=True).click()
-        self.expect_one_of({"panel": panel})
+        self._expect({"panel": panel})
 
     def _frame_expect(self, frame: FrameLocator, outcomes: dict[str, str], *, timeout_ms: float = 8_000
                       ) -> str:
@@ -110,7 +152,7 @@ class ClaimBridgeAdapter(PortalAdapter):
             self.fail(PortalChanged, f"none of the expected frame outcomes appeared: {sorted(outcomes)}")
         where = next((key for key, sel in everything.items() if frame.locator(sel).first.is_visible()), None)
         if where == "maintenance":
-            self.fail(PortalUnavailable, "ClaimBridge maintenance page in the search frame")
+            self.fail(MaintenanceWindow, "ClaimBridge maintenance page in the search frame")
         if where == "captcha":  # never solved by a bot: a person has to clear it
             self.fail(CaptchaChallenge, "ClaimBridge put up a captcha instead of search results")
         if where == "login":
@@ -194,8 +236,6 @@ class ClaimBridgeAdapter(PortalAdapter):
             self.page.fill(Workspace.LETTER_FROM, f"{since:%m/%d/%Y}")
             with self.page.expect_navigation():
                 self.page.click(Workspace.LETTER_APPLY)
-        folder = self.session.download_dir or self.session.evidence.root / "downloads"
-        folder.mkdir(parents=True, exist_ok=True)
         found: list[CorrespondenceFinding] = []
         seen = set(known_ids)
         for _page_no in self._pages(Workspace.LETTER_NEXT, Workspace.LETTER_PAGE):
@@ -204,20 +244,20 @@ class ClaimBridgeAdapter(PortalAdapter):
                 letter_date = parse_date(row["Letter Date"])
                 if row["Document ID"] in seen or (since and letter_date and letter_date < since):
                     continue
-                with self.page.expect_download() as info:
-                    table.locator("tbody tr").nth(index).get_by_role("link", name="Download").click()
-                data = Path(info.value.path()).read_bytes()
-                if not data.startswith(b"%PDF"):
-                    self.fail(PortalChanged, "letter download is not a PDF")
-                sha = hashlib.sha256(data).hexdigest()
-                path = folder / f"{sha}.pdf"  # never the portal's name: it may carry '../'
-                path.write_bytes(data)
+                link = table.locator("tbody tr").nth(index).get_by_role("link", name="Download")
+                stored = download_letter(self, link.click, after_failure=self._after_failed_download)
                 seen.add(row["Document ID"])
                 found.append(CorrespondenceFinding(
                     portal_document_id=row["Document ID"], title=row["Title"], letter_date=letter_date,
-                    suggested_file_name=row["File Name"] or info.value.suggested_filename,
-                    file_path=str(path), sha256=sha, provenance=self.provenance(row["Title"])))
+                    suggested_file_name=row["File Name"] or stored.suggested_filename,
+                    file_path=str(stored.path), sha256=stored.sha256, provenance=self.provenance(row["Title"])))
         return found
+
+    def _after_failed_download(self) -> None:
+        """A failed letter download that left the maintenance or login page up is a typed error."""
+        self._raise_if_maintenance()
+        if self.page.locator(LoginPage.FORM).count():
+            self.fail(SessionExpired, "ClaimBridge session ended: back at the login page")
 
     def _pages(self, next_link: str, page_info: str):
         """Yield page numbers of a paginated workspace table, clicking Next in between."""
@@ -227,8 +267,9 @@ class ClaimBridgeAdapter(PortalAdapter):
             if self.page.locator(next_link).count() == 0:
                 return
             page_no += 1
+            self._server_error = None
             self.page.click(next_link)
-            self.expect_one_of({"page": f"{page_info}:text-matches('^Page {page_no} ')"})
+            self._expect({"page": f"{page_info}:text-matches('^Page {page_no} ')"})
 
     # -- authorizations -----------------------------------------------------------------------------------
     def pull_authorizations(self) -> list[AuthorizationFinding]:
@@ -239,7 +280,7 @@ class ClaimBridgeAdapter(PortalAdapter):
         findings = []
         for href in links:
             self.goto(href)
-            if self.expect_one_of({"detail": Workspace.AUTH_DETAIL, "login": LoginPage.FORM}) == "login":
+            if self._expect({"detail": Workspace.AUTH_DETAIL, "login": LoginPage.FORM}) == "login":
                 self.fail(SessionExpired, "ClaimBridge session ended: back at the login page")
             d = pages.read_labelled(self.page.locator(Workspace.AUTH_DETAIL))
             findings.append(AuthorizationFinding(

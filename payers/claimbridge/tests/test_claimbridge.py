@@ -14,14 +14,17 @@ import pytest
 from pypdf import PdfReader
 
 from bots.errors import (
+    AccountLocked,
     CaptchaChallenge,
     LoginFailed,
+    MaintenanceWindow,
     PortalChanged,
     PortalError,
     PortalUnavailable,
     SessionExpired,
 )
 from bots.findings import ClaimQuery, ClaimStatusFinding
+from bots.session import ensure_logged_in
 from sandbox.world import claim_number_reference
 
 PAYER = "claimbridge"
@@ -294,3 +297,52 @@ def test_authorizations_equal_the_oracle(sandbox, make_adapter):
         assert _iso(auth.requested_date) == want["requested_date"]
         assert _iso(auth.start_date) == want["start_date"]
         assert _iso(auth.end_date) == want["end_date"]
+
+
+def set_faults(server, **values) -> None:
+    httpx.post(f"{server.url}/_sandbox/claimbridge/faults", json=values).raise_for_status()
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ({"login_captcha": True}, CaptchaChallenge),
+    ({"login_layout": 2}, PortalChanged),
+    ("locked", AccountLocked),
+])
+def test_every_login_outcome_is_a_typed_error_after_one_attempt(fresh_sandbox, make_adapter, fault, error):
+    """ClaimBridge has no MFA; captcha, an unknown sign-in page and a locked user are one attempt each."""
+    state = fresh_sandbox.states["claimbridge"]
+    if fault == "locked":
+        state.locked.add(state.profile.username)
+    else:
+        set_faults(fresh_sandbox, **fault)
+    adapter = make_adapter(fresh_sandbox, "claimbridge")
+    with pytest.raises(error) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is error
+    assert "credentials_submitted" in adapter.session.events
+    stats = httpx.get(f"{fresh_sandbox.url}/_sandbox/claimbridge/stats").json()
+    assert stats["login_attempts"] == {state.profile.username: 1}
+
+
+def test_maintenance_is_a_maintenance_window_and_5xx_is_unavailable(fresh_sandbox, make_adapter):
+    set_faults(fresh_sandbox, maintenance=True)
+    adapter = make_adapter(fresh_sandbox, "claimbridge")
+    with pytest.raises(MaintenanceWindow):
+        ensure_logged_in(adapter)
+    set_faults(fresh_sandbox, maintenance=False, errors=1)
+    with pytest.raises(PortalUnavailable) as caught:
+        ensure_logged_in(adapter)
+    assert type(caught.value) is PortalUnavailable
+    stats = httpx.get(f"{fresh_sandbox.url}/_sandbox/claimbridge/stats").json()
+    assert stats["login_attempts"] == {}
+
+
+def test_cut_downloads_are_retried_and_stored_whole(fresh_sandbox, make_adapter):
+    letters = httpx.get(f"{fresh_sandbox.url}/_sandbox/claimbridge/oracle").json()["letters"]
+    adapter = make_adapter(fresh_sandbox, "claimbridge")
+    ensure_logged_in(adapter)
+    set_faults(fresh_sandbox, cut_downloads=0.3)
+    found = adapter.download_correspondence(None, set())
+    assert sorted(f.portal_document_id for f in found) == sorted(x["letter_id"] for x in letters)
+    assert all(Path(f.file_path).read_bytes().startswith(b"%PDF-") for f in found)
+    assert httpx.get(f"{fresh_sandbox.url}/_sandbox/claimbridge/stats").json()["downloads_cut"] > 0
