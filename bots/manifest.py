@@ -6,12 +6,16 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError
 
 Capability = Literal["login", "check_claim_status", "download_correspondence", "upload_records",
                      "pull_authorizations"]
 CAPABILITIES: tuple[str, ...] = ("login", "check_claim_status", "download_correspondence", "upload_records",
                                  "pull_authorizations")
+
+
+class ManifestError(ValueError):
+    """A manifest file is not valid TOML or has a bad value; the message names the file and the key."""
 
 
 class Manifest(BaseModel):
@@ -29,10 +33,26 @@ class Manifest(BaseModel):
     max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
     batch_size: int = Field(default=25, ge=1, le=500)
     quality: Literal["todo", "bronze", "silver", "gold"] = "todo"
-    recheck_after_hours: int = Field(default=20, ge=0)
+    recheck_after_hours: int = Field(default=20, ge=0, le=24 * 366)
 
     @classmethod
     def load(cls, path: Path) -> Manifest:
-        """Read and validate a manifest file."""
-        with path.open("rb") as handle:
-            return cls.model_validate(tomllib.load(handle))
+        """Read and validate a manifest file; ManifestError names the file, each bad key and what it allows."""
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except tomllib.TOMLDecodeError as exc:
+            raise ManifestError(f"{path}: not valid TOML: {exc}") from None
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            problems = []
+            for err in exc.errors():
+                key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+                if err["type"] == "missing":
+                    problems.append(f"{key}: missing")
+                elif err["type"] == "extra_forbidden":
+                    problems.append(f"{key}: unknown key")
+                else:
+                    problems.append(f"{key} = {err['input']!r}: {err['msg']}")
+            raise ManifestError(f"{path}: " + "; ".join(problems)) from None

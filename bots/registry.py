@@ -9,7 +9,7 @@ from pathlib import Path
 
 import payers
 from bots.adapter import PortalAdapter
-from bots.manifest import Manifest
+from bots.manifest import Manifest, ManifestError
 from bots.status_map import StatusMap
 
 
@@ -25,7 +25,10 @@ def payer_dirs() -> list[Path]:
 
 def load_adapter(folder: Path) -> type[PortalAdapter]:
     """Import one payer folder's adapter class and attach its manifest and status map."""
-    manifest = Manifest.load(folder / "manifest.toml")
+    try:
+        manifest = Manifest.load(folder / "manifest.toml")
+    except ManifestError as exc:
+        raise RegistryError(f"payers/{folder.name}: bad manifest: {exc}") from None
     if manifest.id != folder.name:
         raise RegistryError(f"payers/{folder.name}: manifest id {manifest.id!r} differs from the folder name")
     module = importlib.import_module(f"payers.{folder.name}.adapter")
