@@ -185,6 +185,18 @@ class PortalAdapter:
             return None, None
 
     def fail(self, error: type[PortalError] | Callable[..., PortalError], message: str) -> NoReturn:
-        """Raise a typed error with a screenshot of the page as evidence."""
+        """Raise a typed error with a screenshot of the page as evidence (and its scrubbed HTML if it changed)."""
         _sha, path = self.screenshot()
-        raise error(message, url=safe_url(self.page.url), screenshot_path=str(path) if path else None)
+        html_path = self.scrubbed_html() if isinstance(error, type) and issubclass(error, PortalChanged) else None
+        raise error(message, url=safe_url(self.page.url), screenshot_path=str(path) if path else None,
+                    page_html_path=str(html_path) if html_path else None)
+
+    def scrubbed_html(self) -> Path | None:
+        """The current page's HTML with every text and value removed, stored as evidence for the operator."""
+        from bots.scrub import scrub_html
+
+        try:
+            html = scrub_html(self.page.content())
+        except PlaywrightError:
+            return None
+        return self.session.evidence.put_bytes(html.encode(), ".html")[1]

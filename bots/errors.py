@@ -10,11 +10,14 @@ class PortalError(Exception):
     #: the operator task kind this error becomes when it stops a bot
     task_kind: str = "portal_error"
 
-    def __init__(self, message: str, *, url: str | None = None, screenshot_path: str | None = None):
+    def __init__(self, message: str, *, url: str | None = None, screenshot_path: str | None = None,
+                 page_html_path: str | None = None):
         super().__init__(message)
         self.message = message
         self.url = url
         self.screenshot_path = screenshot_path
+        self.page_html_path = page_html_path  # the page's structure, scrubbed of every text and value
+        self.during_login = False  # set by the session when the error came from logging in
 
     def __str__(self) -> str:
         return f"{type(self).__name__}: {self.message}"

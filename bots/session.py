@@ -1,10 +1,11 @@
-"""Open one browser context per portal account, reuse its saved login, and log in at most once."""
+"""Open one browser context per portal account, reuse its saved login, and log in within the night's budget."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import Browser
@@ -12,8 +13,10 @@ from playwright.sync_api import Error as PlaywrightError
 
 from bots.adapter import OneTimeCodeProvider, PortalAdapter, PortalSession
 from bots.credentials import Credential, CredentialStore
+from bots.errors import PortalError, PortalUnavailable, SessionExpired, SessionUnstable
 from bots.evidence import EvidenceStore
 from bots.redaction import REDACTOR
+from bots.retry import transient_retry
 
 log = logging.getLogger("payerbot.session")
 
@@ -23,25 +26,84 @@ def portal_base_url(adapter_cls: type[PortalAdapter], credential: Credential) ->
     return credential.portal_url or str(adapter_cls.manifest.portal_url)
 
 
-def ensure_logged_in(adapter: PortalAdapter) -> bool:
-    """Reuse the saved session if the portal still accepts it; otherwise log in exactly once.
+@dataclass
+class LoginBudget:
+    """Logins one account may still make tonight: one fresh login plus a few re-logins after an expiry.
 
-    Returns True when a fresh login happened. LoginFailed and its kin propagate untouched:
-    a refused login is never retried here or anywhere (portals lock accounts).
+    `used` starts at what earlier runs tonight already spent; `on_login` records each attempt (the
+    work queue keeps the count, so a killed run's logins still count).
     """
-    if adapter.is_logged_in():
-        adapter.session.events.append("session_reused")
-        return False
-    adapter.session.events.append("login")
-    adapter.login()
+
+    used: int = 0
+    relogins: int = 2
+    on_login: Callable[[], None] | None = None
+    attempts: list[str] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> int:
+        """Logins allowed per night."""
+        return 1 + self.relogins
+
+    def check(self) -> None:
+        """Raise SessionUnstable when no login is left tonight."""
+        if self.used >= self.allowed:
+            raise SessionUnstable(f"the portal ended the session again after {self.used} logins tonight "
+                                  f"(budget {self.allowed}): the account stops until the next night")
+
+    def spend(self) -> None:
+        """Count one login attempt that reached the portal's credential check."""
+        self.used += 1
+        if self.on_login:
+            self.on_login()
+
+
+def ensure_logged_in(adapter: PortalAdapter, budget: LoginBudget | None = None) -> bool:
+    """Reuse the saved session if the portal still accepts it; otherwise log in once, within the budget.
+
+    Returns True when a fresh login happened. Every error raised while logging in, except a transient
+    one (5xx, time-out) or an expiry, is marked `during_login`: it blocks the account until an operator
+    clears it. A refused login is never retried here or anywhere (portals lock accounts).
+    """
+    events = adapter.session.events
+    try:
+        if adapter.is_logged_in():
+            events.append("session_reused")
+            return False
+    except (PortalUnavailable, SessionExpired):
+        raise
+    except PortalError as error:
+        error.during_login = True  # the login area itself is not what the adapter knows
+        raise
+    if budget is not None:
+        budget.check()
+    start = len(events)
+    events.append("login")
+    try:
+        adapter.login()
+    except PortalError as error:
+        if not isinstance(error, PortalUnavailable | SessionExpired):
+            error.during_login = True
+        # Only a 5xx or time-out before the password was sent is free: it never reached the portal's check.
+        if budget is not None and (not isinstance(error, PortalUnavailable)
+                                   or "credentials_submitted" in events[start:]):
+            budget.spend()
+        raise
+    if budget is not None:
+        budget.spend()
     return True
+
+
+def login_with_retries(adapter: PortalAdapter, budget: LoginBudget | None = None) -> bool:
+    """`ensure_logged_in` retried on transient errors only (each retry that sends the password costs budget)."""
+    return transient_retry(ensure_logged_in)(adapter, budget)
 
 
 @contextmanager
 def account_session(browser: Browser, adapter_cls: type[PortalAdapter], credential: Credential, *,
                     store: CredentialStore, evidence: EvidenceStore | None = None,
                     one_time_codes: OneTimeCodeProvider | None = None, download_dir: Path | None = None,
-                    login: bool = True) -> Iterator[PortalAdapter]:
+                    login: bool = True, budget: LoginBudget | None = None,
+                    max_download_bytes: int | None = None) -> Iterator[PortalAdapter]:
     """A logged-in adapter for one account; the login is saved (encrypted) for the next batch or night."""
     REDACTOR.register(credential.password.get_secret_value(),
                       credential.totp_seed.get_secret_value() if credential.totp_seed else None)
@@ -54,9 +116,11 @@ def account_session(browser: Browser, adapter_cls: type[PortalAdapter], credenti
                                 base_url=portal_base_url(adapter_cls, credential),
                                 evidence=evidence or EvidenceStore(), one_time_codes=one_time_codes,
                                 download_dir=download_dir)
+        if max_download_bytes:
+            session.max_download_bytes = max_download_bytes
         adapter = adapter_cls(session)
         if login:
-            ensure_logged_in(adapter)
+            login_with_retries(adapter, budget)
             store.save_session(credential, context.storage_state())
         yield adapter
         if login:

@@ -15,7 +15,9 @@ from rich.console import Console
 from rich.table import Table
 
 from bots.credentials import Credential, CredentialStore, CredentialStoreError
+from bots.files import private_umask
 from bots.redaction import install as install_redactor
+from flows.accounts_cli import accounts_app
 from flows.payer_cli import payer_app
 from workqueue.cli import claims_app, tasks_app
 
@@ -29,6 +31,7 @@ app.add_typer(claims_app, name="claims")
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(payer_app, name="payer")
+app.add_typer(accounts_app, name="accounts")
 console = Console()
 
 
@@ -40,6 +43,7 @@ def _setup(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="More l
         handler.setLevel(level)  # Prefect's loggers propagate here at INFO; keep the console quiet
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     install_redactor()
+    private_umask()  # every file and folder payerbot creates is owner-only from creation
 
 
 @app.command()
@@ -146,11 +150,15 @@ def schedule(
 def run_nightly(
     payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,
     force: Annotated[bool, typer.Option(help="Re-check claims even if checked recently.")] = False,
+    maintenance_wait: Annotated[float | None, typer.Option(
+        "--maintenance-wait", metavar="MINUTES", min=0,
+        help="Minutes to keep retrying a portal in maintenance tonight "
+             "(default: maintenance_wait_minutes in rules.toml).")] = None,
 ) -> None:
     """Run the nightly flow now against the configured portals."""
     from flows.nightly import nightly
 
-    result = nightly(payer_ids=payer or None, force=force)
+    result = nightly(payer_ids=payer or None, force=force, maintenance_wait_minutes=maintenance_wait)
     table = Table(title=f"bot run {result['run_id']}")
     for column in ("payer", "account", "claims", "letters", "uploads", "auths", "problems", "stopped by"):
         table.add_column(column)
@@ -158,8 +166,10 @@ def run_nightly(
         table.add_row(o["payer_id"], o["account"], str(o["claims_checked"]), str(o["letters_downloaded"]),
                       str(o["uploads_done"]), str(o["authorizations"]), str(o["problems"]), o["stopped_by"] or "")
     console.print(table)
-    for payer_id, reason in result["skipped"].items():
-        console.print(f"[yellow]skipped {payer_id}: {reason}[/]")
+    for key, reason in result["skipped"].items():
+        console.print(f"[yellow]skipped {key}: {reason}[/]", soft_wrap=True)
+    for run_id in result.get("interrupted", []):
+        console.print(f"[yellow]run {run_id} was marked interrupted: its process died mid-run[/]")
 
 
 def _read_secrets(from_stdin: bool) -> tuple[str, str]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from dataclasses import asdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -13,13 +16,17 @@ from prefect.context import get_run_context
 from prefect.futures import wait
 
 from bots.credentials import CredentialStore
+from bots.errors import MaintenanceWindow
 from bots.evidence import EvidenceStore, payerbot_home
+from bots.files import private_umask
 from bots.findings import Finding
 from bots.registry import get_adapter, registry
-from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser
+from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser, problem_from
+from workqueue import accounts
+from workqueue.config import load_rules
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.persist import persist_findings
-from workqueue.planning import mark_uploading, plan_night
+from workqueue.planning import mark_unconfirmed, mark_uploading, plan_night
 from workqueue.runs import finish_run, start_run
 from workqueue.tasks import worklist_summary
 
@@ -27,6 +34,8 @@ from workqueue.tasks import worklist_summary
 _persist_lock = threading.Lock()
 _session_limits: dict[str, threading.BoundedSemaphore] = {}
 _limits_lock = threading.Lock()
+# One flag per (run, payer): the first lane that finds the portal changed stops the payer's other lanes.
+_payer_stops: dict[tuple[int, str], threading.Event] = {}
 
 
 def _session_limit(payer_id: str) -> threading.BoundedSemaphore:
@@ -38,22 +47,32 @@ def _session_limit(payer_id: str) -> threading.BoundedSemaphore:
 
 
 @task(cache_policy=NO_CACHE)
-def open_run(payer_ids: list[str] | None) -> int:
-    """Create the database if needed and record the start of a bot run."""
+def open_run(payer_ids: list[str] | None) -> tuple[int, list[int]]:
+    """Create the database if needed, mark runs whose process died as interrupted, record this run's start."""
     engine = get_engine()
     init_db(engine)
     context = get_run_context()
     flow_run_id = str(context.flow_run.id) if getattr(context, "flow_run", None) else None
     with session_scope(engine) as session:
-        return start_run(session, flow_run_id=flow_run_id, payer_ids=payer_ids or sorted(registry()))
+        interrupted = accounts.interrupt_dead_runs(session, stale_after_s=3 * load_rules().night.lease_seconds)
+        run_id = start_run(session, flow_run_id=flow_run_id, payer_ids=payer_ids or sorted(registry()),
+                           holder=accounts.this_holder())
+    return run_id, interrupted
 
 
 @task(cache_policy=NO_CACHE)
 def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWork], dict[str, str]]:
-    """Who does what tonight: claims due, uploads queued, letters and authorizations, per account."""
+    """Who does what tonight: claims due, uploads queued or to reconcile, letters and authorizations, per account.
+
+    Blocked accounts are left out (their payer's claims go to the other accounts); skipped entries are
+    keyed by payer or by payer/account.
+    """
     store = CredentialStore()
+    rules = load_rules()
     with session_scope(get_engine()) as session:
         plan = plan_night(session, payer_ids=payer_ids, force=force)
+        used = {(c.payer_id, c.account): accounts.logins_tonight(session, c.payer_id, c.account)
+                for c in store.all()}
     skipped = dict(plan.skipped)
     works: list[AccountWork] = []
     payers = set(plan.claims) | set(plan.uploads) | set(plan.correspondence_since)
@@ -66,6 +85,12 @@ def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWor
         if not credentials:
             skipped[payer_id] = "no credentials stored"
             continue
+        for credential in credentials:
+            if (payer_id, credential.account) in plan.blocked:
+                skipped[f"{payer_id}/{credential.account}"] = plan.blocked[(payer_id, credential.account)]
+        credentials = [c for c in credentials if (payer_id, c.account) not in plan.blocked]
+        if not credentials:
+            continue
         manifest = get_adapter(payer_id).manifest
         claims = plan.claims.get(payer_id, [])
         for n, credential in enumerate(credentials):
@@ -73,9 +98,12 @@ def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWor
                 payer_id=payer_id, credential=credential,
                 claims=claims[n::len(credentials)],  # split the payer's claims across its accounts
                 uploads=plan.uploads.get(payer_id, []) if n == 0 else [],
+                reconcile=plan.reconcile.get(payer_id, []) if n == 0 else [],
                 correspondence=n == 0, correspondence_since=plan.correspondence_since.get(payer_id),
                 known_document_ids=plan.known_document_ids.get(payer_id, set()),
                 authorizations=n == 0, batch_size=manifest.batch_size,
+                logins_used=used.get((payer_id, credential.account), 0), relogins=rules.night.relogins_per_night,
+                max_download_bytes=int(rules.limits.max_download_mb * 1024 * 1024),
             ))
     return works, skipped
 
@@ -95,6 +123,12 @@ def record_uploading(packet_ids: list[str]) -> None:
         mark_uploading(session, packet_ids)
 
 
+def _db(action, *args, **kwargs):
+    """Run one small work-queue write under the persistence lock, in its own transaction."""
+    with _persist_lock, session_scope(get_engine()) as session:
+        return action(session, *args, **kwargs)
+
+
 class _FlowSink:
     """Hands each batch to the persistence task as soon as the portal work for it is done."""
 
@@ -111,34 +145,133 @@ class _FlowSink:
     def mark_uploading(self, packet_ids: list[str]) -> None:
         record_uploading(packet_ids)
 
+    def mark_unconfirmed(self, packet_ids: list[str]) -> None:
+        _db(mark_unconfirmed, packet_ids)
+
+    def record_login(self, payer_id: str, account: str) -> None:
+        # Stored at once: a run killed after this login still counts it against tonight's budget.
+        _db(accounts.record_login, payer_id, account)
+
+
+@contextmanager
+def _account_lease(work: AccountWork, run_id: int) -> Iterator[accounts.LeaseRefused | None]:
+    """Hold the account for this run (renewed in the background) or say who holds it; released at the end."""
+    seconds = load_rules().night.lease_seconds
+    payer, account = work.payer_id, work.credential.account
+    refused = _db(accounts.acquire_lease, payer, account, run_id=run_id, seconds=seconds)
+    if refused is not None:
+        yield refused
+        return
+    done = threading.Event()
+
+    def renew() -> None:
+        while not done.wait(seconds / 3):
+            _db(accounts.renew_lease, payer, account, run_id=run_id, seconds=seconds)
+            _db(accounts.heartbeat, run_id)
+
+    renewer = threading.Thread(target=renew, name=f"lease-{payer}-{account}", daemon=True)
+    renewer.start()
+    try:
+        yield None
+    finally:
+        done.set()
+        renewer.join(timeout=10)
+        _db(accounts.release_lease, payer, account, run_id=run_id)
+
+
+def _remaining(work: AccountWork, done: AccountOutcome) -> AccountWork:
+    """What is left of an account's work after a deferred attempt."""
+    claims_done, packets_done = set(done.claims_done), set(done.packets_done)
+    return replace(work, claims=[c for c in work.claims if c.claim_number not in claims_done],
+                   uploads=[p for p in work.uploads if p.packet_id not in packets_done],
+                   reconcile=[p for p in work.reconcile if p.packet_id not in packets_done],
+                   correspondence=work.correspondence and not done.letters_done,
+                   authorizations=work.authorizations and not done.authorizations_done,
+                   logins_used=work.logins_used + done.logins)
+
+
+def _merge(total: AccountOutcome, part: AccountOutcome) -> None:
+    """Add one attempt's outcome to the account's night."""
+    for name in ("claims_checked", "letters_downloaded", "uploads_done", "uploads_reconciled", "authorizations",
+                 "problems", "logins"):
+        setattr(total, name, getattr(total, name) + getattr(part, name))
+    total.claims_done += part.claims_done
+    total.packets_done += part.packets_done
+    total.letters_done |= part.letters_done
+    total.authorizations_done |= part.authorizations_done
+    total.logged_in_fresh |= part.logged_in_fresh
+    total.events += part.events
+    total.stopped_by, total.deferred = part.stopped_by, part.deferred
+    total.finished_at = part.finished_at
+
 
 @task(cache_policy=NO_CACHE, task_run_name="work-{work.payer_id}-{work.credential.account}")
-def work_account(work: AccountWork, run_id: int) -> tuple[dict, dict]:
-    """One account's night in one browser context: network work here, storage in nested tasks."""
+def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> tuple[dict, dict]:
+    """One account's night: network work here, storage in nested tasks; a maintenance page waits and retries."""
     logger = get_run_logger()
     sink = _FlowSink(run_id)
     home = payerbot_home()
-    with _session_limit(work.payer_id), launched_browser() as browser:
-        runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
-                               evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}")
-        outcome: AccountOutcome = runner.run(work, sink)
-    logger.info("%s/%s: %d claims checked, %d letters, %d uploads, %d authorizations, %d problems%s",
-                work.payer_id, work.credential.account, outcome.claims_checked, outcome.letters_downloaded,
-                outcome.uploads_done, outcome.authorizations, outcome.problems,
-                f", stopped by {outcome.stopped_by}" if outcome.stopped_by else "")
-    return asdict(outcome), dict(sink.counts)
+    total = AccountOutcome(payer_id=work.payer_id, account=work.credential.account, started_at=time.time())
+    with _account_lease(work, run_id) as refused:
+        if refused is not None:
+            total.skipped = f"not worked: {refused}"
+            logger.warning("%s/%s skipped: %s", work.payer_id, work.credential.account, refused)
+            return asdict(total), {}
+        deadline = time.monotonic() + maintenance_wait_s
+        retry_s = max(5.0, min(load_rules().night.maintenance_retry_minutes * 60, maintenance_wait_s / 4))
+        deferrals = 0
+        stop_payer = _payer_stops.setdefault((run_id, work.payer_id), threading.Event())
+        with _session_limit(work.payer_id), launched_browser() as browser:
+            runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
+                                   evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}",
+                                   stop_payer=stop_payer)
+            todo = work
+            while True:
+                part: AccountOutcome = runner.run(todo, sink)
+                _merge(total, part)
+                if not part.deferred:
+                    break
+                if time.monotonic() + retry_s > deadline:
+                    # Still down when the window closes: one operator task, and the next night tries again.
+                    error = MaintenanceWindow(f"the portal showed its maintenance page {deferrals + 1} times over "
+                                              f"{maintenance_wait_s / 60:g} minutes tonight; the bot tries again "
+                                              "next night")
+                    sink.persist("problem", [problem_from(error, work.credential, work.payer_id)])
+                    total.problems += 1
+                    break
+                deferrals += 1
+                logger.info("%s/%s: maintenance page, trying again in %.0f s", work.payer_id,
+                            work.credential.account, retry_s)
+                time.sleep(retry_s)
+                todo = _remaining(work, total)
+        total.deferred = deferrals > 0 or total.deferred
+        if deferrals:
+            total.events.append(f"deferred x{deferrals}")
+    logger.info("%s/%s: %d claims checked, %d letters, %d uploads (%d reconciled), %d authorizations, %d logins, "
+                "%d problems%s", work.payer_id, work.credential.account, total.claims_checked,
+                total.letters_downloaded, total.uploads_done, total.uploads_reconciled, total.authorizations,
+                total.logins, total.problems, f", stopped by {total.stopped_by}" if total.stopped_by else "")
+    return asdict(total), dict(sink.counts)
 
 
-def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, str], worklist: list) -> str:
+def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, str], worklist: list,
+                      interrupted: list[int]) -> str:
     """The run's summary for operators: counts only, never patient data."""
     lines = ["# payerbot nightly run", "",
-             "| payer | account | claims | letters | uploads | auths | problems | stopped by |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "| payer | account | claims | letters | uploads | auths | logins | problems | stopped by |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for o in outcomes:
+        stopped = o["skipped"] or o["stopped_by"] or ""
+        if o["deferred"]:
+            stopped = f"{stopped} (deferred: maintenance)".strip()
         lines.append(f"| {o['payer_id']} | {o['account']} | {o['claims_checked']} | {o['letters_downloaded']} | "
-                     f"{o['uploads_done']} | {o['authorizations']} | {o['problems']} | {o['stopped_by'] or ''} |")
-    for payer_id, reason in sorted(skipped.items()):
-        lines.append(f"| {payer_id} | - | 0 | 0 | 0 | 0 | 0 | skipped: {reason} |")
+                     f"{o['uploads_done'] + o['uploads_reconciled']} | {o['authorizations']} | {o['logins']} | "
+                     f"{o['problems']} | {stopped} |")
+    for key, reason in sorted(skipped.items()):
+        payer, _, account = key.partition("/")
+        lines.append(f"| {payer} | {account or '-'} | 0 | 0 | 0 | 0 | 0 | 0 | skipped: {reason} |")
+    if interrupted:
+        lines += ["", f"Earlier runs marked interrupted (their process died): {', '.join(map(str, interrupted))}"]
     lines += ["", "## Work queue changes", ""]
     lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in sorted(counts.items())]
     lines += ["", "## Open tasks by kind and owner", "", "| kind | owner | open |", "| --- | --- | ---: |"]
@@ -147,11 +280,15 @@ def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, 
 
 
 @flow(name="nightly", log_prints=False)
-def nightly(payer_ids: list[str] | None = None, force: bool = False) -> dict:
+def nightly(payer_ids: list[str] | None = None, force: bool = False,
+            maintenance_wait_minutes: float | None = None) -> dict:
     """Check claims, download letters, upload queued packets and pull authorizations for every payer."""
-    run_id = open_run(payer_ids)
+    private_umask()  # letters, screenshots and the database are patient data: owner-only from creation
+    run_id, interrupted = open_run(payer_ids)
     works, skipped = plan_work(payer_ids, force)
-    futures = [work_account.submit(work, run_id) for work in works]
+    wait_minutes = load_rules().night.maintenance_wait_minutes if maintenance_wait_minutes is None \
+        else maintenance_wait_minutes
+    futures = [work_account.submit(work, run_id, wait_minutes * 60) for work in works]
     wait(futures)
     outcomes: list[dict] = []
     counts: Counter[str] = Counter()
@@ -168,15 +305,19 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False) -> dict:
         outcome, batch_counts = returned
         outcomes.append(outcome)
         counts.update(batch_counts)
-        if outcome["stopped_by"]:
+        if outcome["skipped"]:
+            skipped[f"{outcome['payer_id']}/{outcome['account']}"] = outcome["skipped"]
+        elif outcome["stopped_by"]:
             errors.append({"payer_id": outcome["payer_id"], "account": outcome["account"],
                            "error": outcome["stopped_by"]})
+    for key in [k for k in _payer_stops if k[0] == run_id]:
+        del _payer_stops[key]
     with session_scope(get_engine()) as session:
         worklist = worklist_summary(session)
         finish_run(session, run_id, counts=dict(counts) | {"skipped": skipped}, errors=errors,
                    status="failed" if errors else "completed")
-    create_markdown_artifact(key="nightly-summary", markdown=_summary_markdown(outcomes, counts, skipped, worklist),
+    create_markdown_artifact(key="nightly-summary",
+                             markdown=_summary_markdown(outcomes, counts, skipped, worklist, interrupted),
                              description="payerbot nightly run summary (no patient data)")
     return {"run_id": run_id, "accounts": outcomes, "counts": dict(counts), "skipped": skipped,
-            "errors": errors}
-
+            "errors": errors, "interrupted": interrupted}

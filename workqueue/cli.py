@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from workqueue.claims import claim_as_dict, list_claims
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.inventory import InventoryError, import_claims
 from workqueue.tasks import (
@@ -65,6 +66,26 @@ def claims_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
         typer.echo(f"{len(exc.errors)} bad line(s); nothing imported", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{report.rows} rows: {report.new} new, {report.updated} updated, {report.unchanged} unchanged")
+
+
+@claims_app.command("list")
+def claims_list(
+    payer: Annotated[str | None, typer.Option(help="Only this payer.")] = None,
+    status: Annotated[str | None, typer.Option(help="Only this status category (F1) or group (F, P, R...).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Where each claim stands: status category, the payer's wording, paid, patient share, last and next check."""
+    with session_scope(_engine()) as session:
+        rows = [claim_as_dict(c) for c in list_claims(session, payer_id=payer, category=status)]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("claim", "payer", "status", "payer said", "paid", "patient", "last checked (UTC)", "next check")
+    for row in rows:
+        table.add_row(row["claim_number"], row["payer_id"], row["status_category"] or "", row["raw_status"] or "",
+                      row["paid"] or "", row["patient_responsibility"] or "", (row["last_checked_at"] or "")[:16],
+                      (row["next_check_at"] or "")[:16])
+    console.print(table)
 
 
 @tasks_app.command("list")
@@ -137,7 +158,7 @@ def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why 
     with session_scope(_engine()) as session:
         try:
             close(session, task_id, actor=_actor(), note=note, status="cancelled" if cancel else "done")
-        except LookupError as exc:
+        except (LookupError, PermissionError) as exc:
             _fail(str(exc))
     typer.echo(f"task {task_id} closed")
 

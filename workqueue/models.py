@@ -14,7 +14,10 @@ from workqueue.coltypes import Money, UTCDateTime
 
 TASK_STATUSES = ("open", "in_progress", "waiting_on_payer", "done", "cancelled")
 ACTIVE_STATUSES = ("open", "in_progress", "waiting_on_payer")
-PACKET_STATUSES = ("draft", "queued", "uploading", "uploaded", "failed")
+# unconfirmed: the portal may or may not have it (a crash or an error after submit); the next night looks it
+# up in the portal's own submission history before anything is sent again.
+PACKET_STATUSES = ("draft", "queued", "uploading", "unconfirmed", "uploaded", "failed")
+ACCOUNT_STATES = ("ok", "blocked")
 
 
 def _when(**kwargs: Any) -> Any:
@@ -137,7 +140,9 @@ class BotRun(SQLModel, table=True):
     payers: list = Field(default_factory=list, sa_type=JSON)
     counts: dict = Field(default_factory=dict, sa_type=JSON)
     errors: list = Field(default_factory=list, sa_type=JSON)
-    status: str = "running"
+    status: str = "running"  # running, completed, failed, interrupted (its process died mid-run)
+    holder: str | None = None  # "host:pid" of the process running it
+    heartbeat_at: datetime | None = _when(default=None)
 
 
 class Document(SQLModel, table=True):
@@ -219,3 +224,37 @@ class RecordsPacket(SQLModel, table=True):
     last_problem_at: datetime | None = _when(default=None)  # the same problem persisted twice counts once
     created_at: datetime = _when(default_factory=utc_now)
     updated_at: datetime = _when(default_factory=utc_now)
+
+
+class PortalAccount(SQLModel, table=True):
+    """One portal account's standing: blocked by a login problem or not, tonight's logins, who holds it now."""
+
+    __tablename__ = "portal_account"
+
+    payer_id: str = Field(primary_key=True)
+    account: str = Field(primary_key=True)
+    state: str = "ok"  # ok or blocked (only an operator clears a block)
+    blocked_kind: str | None = None  # the task kind that blocked it: login_failed, mfa_required, ...
+    blocked_reason: str | None = None
+    blocked_at: datetime | None = _when(default=None)
+    blocked_task_id: int | None = None
+    night: date | None = None  # the night `logins` counts for
+    logins: int = 0
+    lease_run_id: int | None = None  # the live run working this account, if any
+    lease_holder: str | None = None  # "host:pid"
+    lease_expires_at: datetime | None = _when(default=None)
+    updated_at: datetime = _when(default_factory=utc_now)
+
+
+class AccountHistory(SQLModel, table=True):
+    """Append-only log of what happened to a portal account: blocked, cleared (by whom, why)."""
+
+    __tablename__ = "account_history"
+
+    id: int | None = Field(default=None, primary_key=True)
+    payer_id: str = Field(index=True)
+    account: str
+    at: datetime = _when(default_factory=utc_now)
+    actor: str = "bot"
+    action: str
+    note: str | None = None

@@ -36,6 +36,8 @@ def confirm_upload(session: Session, finding: UploadConfirmation, rules: Rules) 
     if task is None:
         return True
     note = f"records packet {packet.packet_id} uploaded, confirmation {finding.confirmation_number}"
+    if finding.reconciled:
+        note += " (found in the portal's submission history; not sent again)"
     if finding.duplicate_flagged:
         note += " (the portal flagged it as a possible duplicate)"
     log(session, task, "uploaded", note=note)
@@ -48,6 +50,7 @@ def confirm_upload(session: Session, finding: UploadConfirmation, rules: Rules) 
         "document_path": packet.stored_path, "document_sha256": packet.sha256, "url": prov.url,
         "observed_at": prov.observed_at.isoformat(), "screenshot_path": prov.screenshot_path,
         "screenshot_sha256": prov.screenshot_sha256, "duplicate_flagged": finding.duplicate_flagged,
+        "reconciled": finding.reconciled,
     }], note=note)
     return True
 

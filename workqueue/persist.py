@@ -18,6 +18,7 @@ from bots.findings import (
     UploadConfirmation,
 )
 from bots.status_map import category_group
+from workqueue.accounts import LOGIN_PROBLEM_KINDS, block_account
 from workqueue.config import Rules, load_rules
 from workqueue.documents import discard_download, known_document, store_letter
 from workqueue.models import ACTIVE_STATUSES, Authorization, AuthorizationHistory, Claim, StatusFinding, Task
@@ -27,7 +28,7 @@ from workqueue.specs import RuleOutcome, evidence_of
 from workqueue.taskstore import apply_resolution, apply_spec, close_task, set_field
 
 # Problems that stop every step on the portal: raise them even when they happened during an upload.
-_BLOCKING = frozenset({"login_failed", "account_locked", "mfa_required", "captcha_challenge"})
+_BLOCKING = frozenset({"login_failed", "account_locked", "mfa_required", "captcha_challenge", "session_unstable"})
 
 
 @dataclass
@@ -44,6 +45,7 @@ class PersistReport:
     authorizations_changed: int = 0
     uploads_confirmed: int = 0
     problems: int = 0
+    accounts_blocked: int = 0
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -195,6 +197,16 @@ def _persist_problem(session: Session, problem: PortalProblem, rules: Rules, rep
         if problem_kind(problem.error_type) not in _BLOCKING:
             return
     _apply(session, problem_rules(problem, rules, run_id=run_id), report)
+    kind = problem_kind(problem.error_type)
+    if problem.during_login and kind in LOGIN_PROBLEM_KINDS:
+        # Logging in again could lock the account: only an operator lets the bot back in.
+        prov = problem.provenance
+        task = session.exec(select(Task).where(Task.kind == kind, Task.payer_id == prov.payer_id,
+                                               Task.account == prov.account, col(Task.status).in_(ACTIVE_STATUSES))
+                            .order_by(col(Task.id).desc())).first()
+        report.accounts_blocked += block_account(
+            session, prov.payer_id, prov.account, kind=kind, reason=f"{problem.error_type}: {problem.message}",
+            task_id=task.id if task else None)
 
 
 def persist_findings(session: Session, findings: list, *, run_id: int | None = None) -> PersistReport:

@@ -7,15 +7,13 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, func, select
 
+from bots.evidence import from_stored
 from bots.findings import ClaimQuery, utc_now
 from bots.findings import RecordsPacket as PacketFinding
+from workqueue.accounts import blocked_accounts, holder_is_dead
 from workqueue.config import load_rules
-from workqueue.models import ACTIVE_STATUSES, Authorization, Claim, Document, RecordsPacket, Task
-from workqueue.packets import set_packet_status, upload_operator_spec
-from workqueue.taskstore import apply_spec
-
-# Never log into a portal again while one of these is open: repeated failed logins lock the account.
-BLOCKING_KINDS = ("login_failed", "account_locked")
+from workqueue.models import Authorization, Claim, Document, PortalAccount, RecordsPacket, Task
+from workqueue.packets import set_packet_status
 
 
 @dataclass
@@ -25,6 +23,9 @@ class NightPlan:
     now: datetime
     claims: dict[str, list[ClaimQuery]] = field(default_factory=dict)
     uploads: dict[str, list[PacketFinding]] = field(default_factory=dict)
+    reconcile: dict[str, list[PacketFinding]] = field(default_factory=dict)
+    #: (payer, account) -> why the bot must not log in there (an operator clears it)
+    blocked: dict[tuple[str, str], str] = field(default_factory=dict)
     correspondence_since: dict[str, date | None] = field(default_factory=dict)
     known_document_ids: dict[str, set[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
@@ -43,27 +44,29 @@ def _known_payers(session: Session) -> set[str]:
     return payers
 
 
-def _blocked(session: Session, payers: set[str]) -> dict[str, str]:
-    tasks = session.exec(select(Task).where(col(Task.kind).in_(BLOCKING_KINDS),
-                                            col(Task.status).in_(ACTIVE_STATUSES),
-                                            col(Task.payer_id).in_(payers))).all()
-    skipped: dict[str, str] = {}
-    for task in sorted(tasks, key=lambda t: t.id or 0):
-        skipped.setdefault(task.payer_id, f"open {task.kind} task #{task.id}: an operator must close it "
-                                          "before the bot logs in again")
-    return skipped
+def _blocked(session: Session) -> dict[tuple[str, str], str]:
+    """Accounts a login problem blocked: never logged into again until an operator clears them."""
+    return {key: f"blocked since {row.blocked_at:%Y-%m-%d %H:%M} UTC by {row.blocked_kind}: {row.blocked_reason}; "
+                 f"clear with: payerbot accounts clear {key[0]}/{key[1]} --note \"...\""
+            for key, row in blocked_accounts(session).items()}
 
 
-def _unconfirmed(session: Session) -> list[str]:
-    """Packets still 'uploading' from an earlier run: a crash mid-upload. Never re-upload blindly."""
-    rules = load_rules()
+def _leased_payers(session: Session, now: datetime) -> set[str]:
+    """Payers with an account a live run holds right now (its packets may be mid-upload this very minute)."""
+    rows = session.exec(select(PortalAccount).where(col(PortalAccount.lease_run_id).is_not(None))).all()
+    return {r.payer_id for r in rows
+            if r.lease_expires_at is not None and r.lease_expires_at > now and not holder_is_dead(r.lease_holder)}
+
+
+def _unknown_outcomes(session: Session, now: datetime) -> list[str]:
+    """Packets left 'uploading' by a run that died: their outcome is unknown until the portal's history says."""
+    live = _leased_payers(session, now)
     flagged = []
     for packet in session.exec(select(RecordsPacket).where(RecordsPacket.status == "uploading")).all():
-        packet.last_error = "the run stopped during the upload; whether the portal received it is unknown"
-        set_packet_status(packet, "failed", session)
-        apply_spec(session, upload_operator_spec(
-            packet, rules, kind="upload_unconfirmed", note=packet.last_error,
-            evidence={"source": "planning", "packet_id": packet.packet_id}))
+        if packet.payer_id in live:
+            continue
+        packet.last_error = "the run stopped during the upload: the portal's submission history decides"
+        set_packet_status(packet, "unconfirmed", session)
         flagged.append(packet.packet_id)
     return flagged
 
@@ -74,7 +77,7 @@ def _packet_finding(session: Session, packet: RecordsPacket) -> PacketFinding:
     icn = claim.payer_claim_number if claim else None
     dcn = task.reference_number if task and task.reference_number != icn else None
     return PacketFinding(packet_id=packet.packet_id, claim_number=packet.claim_number or "",
-                         payer_claim_number=icn, reference_number=dcn, file_path=packet.stored_path,
+                         payer_claim_number=icn, reference_number=dcn, file_path=str(from_stored(packet.stored_path)),
                          sha256=packet.sha256)
 
 
@@ -83,10 +86,10 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
     """The night's work per payer; claims checked within recheck_after_hours wait unless `force`."""
     now = now or utc_now()
     rules = load_rules()
-    plan = NightPlan(now=now, unconfirmed_packets=_unconfirmed(session))
+    plan = NightPlan(now=now, unconfirmed_packets=_unknown_outcomes(session, now))
     payers = set(payer_ids) if payer_ids is not None else _known_payers(session)
-    plan.skipped = _blocked(session, payers)
-    active = sorted(payers - set(plan.skipped))
+    plan.blocked = {key: why for key, why in _blocked(session).items() if key[0] in payers}
+    active = sorted(payers)
     recent = now - timedelta(hours=rules.deadlines.recheck_after_hours)
     overlap = timedelta(days=rules.deadlines.correspondence_overlap_days)
     for payer in active:
@@ -101,9 +104,10 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
             for c in session.exec(query.order_by(Claim.claim_number)).all()
         ]
         packets = session.exec(select(RecordsPacket).where(RecordsPacket.payer_id == payer,
-                                                           RecordsPacket.status == "queued")
+                                                           col(RecordsPacket.status).in_(("queued", "unconfirmed")))
                                .order_by(RecordsPacket.created_at)).all()
-        plan.uploads[payer] = [_packet_finding(session, p) for p in packets]
+        plan.uploads[payer] = [_packet_finding(session, p) for p in packets if p.status == "queued"]
+        plan.reconcile[payer] = [_packet_finding(session, p) for p in packets if p.status == "unconfirmed"]
         latest = session.exec(select(func.max(Document.letter_date)).where(Document.payer_id == payer)).one()
         plan.correspondence_since[payer] = latest - overlap if latest else None
         plan.known_document_ids[payer] = set(session.exec(
@@ -112,12 +116,25 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
 
 
 def mark_uploading(session: Session, packet_ids: list[str]) -> int:
-    """Mark queued packets as being uploaded now (a crash leaves them 'uploading' for the next plan)."""
+    """Mark packets as being uploaded now (a crash leaves them 'uploading': the next plan reconciles them)."""
     marked = 0
     for packet_id in packet_ids:
         packet = session.get(RecordsPacket, packet_id)
-        if packet is not None and packet.status == "queued":
+        if packet is not None and packet.status in ("queued", "unconfirmed", "uploading"):
             set_packet_status(packet, "uploading", session)
+            marked += 1
+    session.flush()
+    return marked
+
+
+def mark_unconfirmed(session: Session, packet_ids: list[str]) -> int:
+    """Packets whose upload outcome is unknown: the next night reads the portal's history before resending."""
+    marked = 0
+    for packet_id in packet_ids:
+        packet = session.get(RecordsPacket, packet_id)
+        if packet is not None and packet.status == "uploading":
+            packet.last_error = "the upload's outcome is unknown: the portal's submission history decides"
+            set_packet_status(packet, "unconfirmed", session)
             marked += 1
     session.flush()
     return marked

@@ -20,8 +20,11 @@ PAID = frozenset({"F1", "F3", "F3F", "F3N"})
 PROBLEM_KINDS = {
     "LoginFailed": "login_failed", "AccountLocked": "account_locked", "MfaRequired": "mfa_required",
     "CaptchaChallenge": "captcha_challenge", "PortalChanged": "portal_changed",
-    "PortalUnavailable": "portal_unavailable",
+    "PortalUnavailable": "portal_unavailable", "MaintenanceWindow": "portal_unavailable",
+    "SessionUnstable": "session_unstable",
 }
+#: kinds about the portal itself, not one account: one task per payer while it is open
+PAYER_WIDE_KINDS = ("portal_changed", "portal_unavailable")
 
 
 def _spec(rules: Rules, kind: str, payer_id: str, key: str, **fields) -> TaskSpec:
@@ -156,18 +159,22 @@ def problem_kind(error_type: str) -> str:
 
 
 def problem_rules(problem: PortalProblem, rules: Rules, *, run_id: int | None) -> RuleOutcome:
-    """One operator task per (kind, payer, account) while it is open."""
+    """One operator task per (kind, payer, account) while it is open; per payer for a changed or down portal."""
     prov = problem.provenance
     kind = problem_kind(problem.error_type)
+    payer_wide = kind in PAYER_WIDE_KINDS and not problem.during_login
+    key = f"{kind}:{prov.payer_id}" if payer_wide else f"{kind}:{prov.payer_id}:{prov.account}"
     spec = _spec(
-        rules, kind, prov.payer_id, f"{kind}:{prov.payer_id}:{prov.account}",
-        title=f"{prov.payer_id} ({prov.account}): {kind.replace('_', ' ')}",
+        rules, kind, prov.payer_id, key,
+        title=f"{prov.payer_id}: {kind.replace('_', ' ')}" if payer_wide else
+        f"{prov.payer_id} ({prov.account}): {kind.replace('_', ' ')}" + (" at login" if problem.during_login else ""),
         deadline=prov.observed_at.date() + timedelta(rules.deadlines.operator_days),
         reference_number=f"bot-run-{run_id}" if run_id is not None else None,
         payer_said=f"{problem.error_type}: {problem.message}", note=f"bot stopped: {problem.error_type}",
         account=prov.account, reopen_when_closed_by_person=True,
         evidence=[evidence_of(prov, "portal_problem", error_type=problem.error_type, run_id=run_id,
-                              claim_number=problem.claim_number)],
+                              claim_number=problem.claim_number, page_html_path=problem.page_html_path,
+                              during_login=problem.during_login or None)],
     )
     return RuleOutcome(wanted=[spec])
 

@@ -8,9 +8,9 @@ from bots.findings import utc_now
 from workqueue.models import BotRun
 
 
-def start_run(session: Session, *, flow_run_id: str | None, payer_ids: list[str]) -> int:
+def start_run(session: Session, *, flow_run_id: str | None, payer_ids: list[str], holder: str | None = None) -> int:
     """Record a run's start; return its id (used in operator task references: bot-run-<id>)."""
-    run = BotRun(flow_run_id=flow_run_id, payers=list(payer_ids))
+    run = BotRun(flow_run_id=flow_run_id, payers=list(payer_ids), holder=holder, heartbeat_at=utc_now())
     session.add(run)
     session.flush()
     return run.id

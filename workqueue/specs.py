@@ -21,19 +21,23 @@ ACTIONS: dict[str, str] = {
     "auth_expiring": "Schedule the remaining visits or request an extension before the authorization ends.",
     "auth_units_low": "Request additional units before the approved units run out.",
     "auth_mismatch": "Fix the claim or obtain an authorization that covers this service, date and units.",
-    "login_failed": "Check the portal credential (password change?) and update it in the credential store.",
-    "account_locked": "Unlock the portal account with the payer, then close this task so the bot logs in again.",
-    "mfa_required": "Set up the one-time code source for this account or log in once by hand.",
-    "captcha_challenge": "Log in by hand once to clear the captcha, then close this task.",
+    "login_failed": "Check the portal credential (password change?), update it, then run "
+                    "`payerbot accounts clear PAYER/ACCOUNT --note ...`.",
+    "account_locked": "Unlock the portal account with the payer, then clear the block "
+                      "(`payerbot accounts clear`) so the bot logs in again.",
+    "mfa_required": "Fix the one-time code source for this account (or log in once by hand), then clear the block.",
+    "captcha_challenge": "Log in by hand once to clear the captcha, then clear the account block.",
     "portal_changed": "Repair the payer adapter: the portal page no longer looks as expected.",
     "portal_unavailable": "Nothing unless it repeats: the portal was down; the bot tries again next night.",
     "portal_error": "Look at the screenshot and the bot run log and repair the adapter or the portal access.",
     "upload_failed": "Upload the records packet by hand or fix the problem and queue it again.",
     "upload_unconfirmed": "Check on the portal whether the packet arrived; re-queue it only if it did not.",
+    "session_unstable": "The portal kept ending the session: nothing tonight; check the account if it repeats.",
 }
 OPERATOR_KINDS = frozenset({
     "login_failed", "account_locked", "mfa_required", "captcha_challenge", "portal_changed",
     "portal_unavailable", "portal_error", "unmapped_status", "upload_failed", "upload_unconfirmed",
+    "session_unstable",
 })
 
 

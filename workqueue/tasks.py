@@ -9,7 +9,8 @@ from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from bots.files import write_private
-from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, RecordsPacket, Task, TaskHistory
+from workqueue.accounts import LOGIN_PROBLEM_KINDS
+from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, PortalAccount, RecordsPacket, Task, TaskHistory
 from workqueue.packets import set_packet_status
 from workqueue.paths import packets_dir
 from workqueue.taskstore import close_task, log, set_field
@@ -110,8 +111,17 @@ def set_status(session: Session, task_id: int, status: str, *, actor: str = "use
 
 def close(session: Session, task_id: int, *, actor: str = "user", note: str | None = None,
           status: str = "done") -> Task:
-    """Close a task (done or cancelled) with a note; the bot will not reopen what a person closed."""
+    """Close a task (done or cancelled) with a note; the bot will not reopen what a person closed.
+
+    A login-problem task whose account is still blocked is closed by clearing the block (an operator's
+    `payerbot accounts clear`), never on its own: the block is what keeps the bot from locking the account.
+    """
     task = get_task(session, task_id)
+    if task.kind in LOGIN_PROBLEM_KINDS and task.account:
+        row = session.get(PortalAccount, (task.payer_id, task.account))
+        if row is not None and row.state == "blocked":
+            raise PermissionError(f"task {task_id} keeps {task.payer_id}/{task.account} blocked: an operator clears "
+                                  f"it with: payerbot accounts clear {task.payer_id}/{task.account} --note \"...\"")
     close_task(session, task, note or f"closed by {actor}", actor=actor, status=status)
     return task
 
@@ -144,16 +154,28 @@ def attach_packet(session: Session, task_id: int, file: Path, *, actor: str = "u
 
 
 def queue_upload(session: Session, task_id: int, *, actor: str = "user") -> RecordsPacket:
-    """Queue the task's newest draft (or failed) packet for the next night's upload."""
+    """Queue the task's newest draft (or failed) packet for the next night's upload.
+
+    A packet that already went to the portal once may be there even though it failed here: it is queued
+    as 'unconfirmed', so the night reads the portal's submission history before anything is sent again.
+    """
     task = get_task(session, task_id)
-    packet = next((p for p in packets_of(session, task_id) if p.status in ("draft", "failed")), None)
+    packets = packets_of(session, task_id)
+    if any(p.status == "unconfirmed" for p in packets):
+        raise LookupError(f"task {task_id}'s packet is already waiting to be reconciled with the portal tonight")
+    packet = next((p for p in packets if p.status in ("draft", "failed")), None)
     if packet is None:
         raise LookupError(f"task {task_id} has no draft or failed records packet to queue")
     old = packet.status
+    reached_portal = old == "failed" and (packet.attempts > 0 or packet.last_problem_at is not None
+                                          or packet.last_error is not None)
+    new = "unconfirmed" if reached_portal else "queued"
     packet.attempts = 0 if old == "failed" else packet.attempts
-    set_packet_status(packet, "queued", session)
+    set_packet_status(packet, new, session)
+    note = "the next night checks the portal's submission history first, then uploads only if it is not there" \
+        if reached_portal else "uploads with the next night's run"
     log(session, task, "upload_queued", actor=actor, field="packet", old=f"{packet.packet_id} {old}",
-        new=f"{packet.packet_id} queued", note="uploads with the next night's run")
+        new=f"{packet.packet_id} {new}", note=note)
     if task.status == "open":
         set_field(session, task, "status", "in_progress", actor=actor, note="records packet queued")
     return packet

@@ -33,10 +33,17 @@ class Night:
         response.raise_for_status()
         return response.json()
 
-    def run(self, payers: list[str] | None = None, *, force: bool = False) -> dict:
+    def run(self, payers: list[str] | None = None, *, force: bool = False,
+            maintenance_wait_minutes: float | None = None) -> dict:
         from flows.nightly import nightly
 
-        return nightly(payer_ids=payers or sorted(self.server.states), force=force)
+        return nightly(payer_ids=payers or sorted(self.server.states), force=force,
+                       maintenance_wait_minutes=maintenance_wait_minutes)
+
+    def faults(self, spec: str) -> dict:
+        response = httpx.post(f"{self.server.url}/_sandbox/faults", json={"spec": spec})
+        response.raise_for_status()
+        return response.json()
 
     @contextmanager
     def db(self) -> Iterator[Session]:

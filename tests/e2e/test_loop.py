@@ -14,6 +14,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from bots.credentials import Credential, CredentialStore
+from bots.evidence import from_stored
 from flows.cli import app
 from workqueue.models import BotRun, RecordsPacket, StatusFinding, Task
 from workqueue.tasks import task_as_dict
@@ -101,7 +102,8 @@ def test_wrong_password_fails_once_raises_one_operator_task_and_is_not_retried(n
     assert first["accounts"][0]["stopped_by"] == "LoginFailed"
     assert first["accounts"][0]["claims_checked"] == 0
     second = night.run()
-    assert second["skipped"] == {"meridian": second["skipped"]["meridian"]} and second["accounts"] == []
+    assert list(second["skipped"]) == ["meridian/main"] and second["accounts"] == []
+    assert "login_failed" in second["skipped"]["meridian/main"]
     health = cli.invoke(app, ["runs", "--json"])
     assert health.exit_code == 0, health.output
     runs = json.loads(health.output)
@@ -114,7 +116,7 @@ def test_wrong_password_fails_once_raises_one_operator_task_and_is_not_retried(n
     assert [t.kind for t in tasks] == ["login_failed"]
     assert tasks[0].owner == "bot-operators" and tasks[0].deadline and tasks[0].reference_number
     screenshot = next(item.get("screenshot_path") for item in tasks[0].evidence if item.get("screenshot_path"))
-    assert Path(screenshot).is_file()
+    assert from_stored(screenshot).is_file()
 
 
 class _Collect(logging.Handler):

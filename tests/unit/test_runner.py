@@ -9,10 +9,11 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from bots.adapter import PortalAdapter
-from bots.errors import PortalChanged, PortalUnavailable
-from bots.findings import ClaimQuery, ClaimStatusFinding, Provenance
+from bots.errors import MaintenanceWindow, PortalChanged, PortalUnavailable, SessionExpired, SessionUnstable
+from bots.findings import ClaimQuery, ClaimStatusFinding, Provenance, RecordsPacket, UploadConfirmation
 from bots.manifest import Manifest
-from bots.runner import AccountRunner
+from bots.runner import AccountOutcome, AccountRunner, AccountWork
+from bots.session import LoginBudget
 
 
 class FakePage:
@@ -21,56 +22,192 @@ class FakePage:
     def screenshot(self, **_kwargs):
         raise PlaywrightError("page closed")
 
+    def content(self):
+        raise PlaywrightError("page closed")
+
 
 class FakeAdapter(PortalAdapter):
     manifest = Manifest(id="fake", name="Fake", portal_url="https://portal.example/",
-                        capabilities=["login", "check_claim_status"])
+                        capabilities=["login", "check_claim_status", "upload_records"])
 
-    def __init__(self, outcomes: list):
+    def __init__(self, outcomes: list, *, history: dict | None = None, logged_in: bool = True):
         self.session = SimpleNamespace(credential=SimpleNamespace(account="main"), events=[],
                                        evidence=SimpleNamespace(put_bytes=lambda data, suffix: ("", None)))
         self.page = FakePage()
         self.outcomes = outcomes
         self.calls = 0
+        self.logins = 0
+        self.logged_in = logged_in
+        self.history = history if history is not None else {}  # packet id -> confirmation the portal holds
+        self.submitted: list[str] = []
+
+    def is_logged_in(self) -> bool:
+        return self.logged_in
+
+    def login(self) -> None:
+        self.credentials_submitted()
+        self.logins += 1
+        self.logged_in = True
 
     def check_claim_status(self, claim: ClaimQuery) -> ClaimStatusFinding:
         self.calls += 1
         outcome = self.outcomes.pop(0)
+        if isinstance(outcome, SessionExpired):
+            self.logged_in = False
         if isinstance(outcome, BaseException):
             raise outcome
         return ClaimStatusFinding(claim_number=claim.claim_number, raw_status=outcome, status_category="F1",
                                   provenance=Provenance(payer_id="fake", account="main", url="https://x/"))
+
+    def upload_records(self, packet: RecordsPacket) -> UploadConfirmation:
+        self.submitted.append(packet.packet_id)
+        outcome = self.outcomes.pop(0)
+        if outcome == "accepted-then-error":  # the portal filed it, then the confirmation page failed
+            self.history[packet.packet_id] = f"U-{len(self.submitted)}"
+            raise PortalUnavailable("HTTP 502 after submit")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        self.history[packet.packet_id] = outcome
+        return _confirmation(packet, outcome)
+
+    def find_submission(self, packet: RecordsPacket) -> UploadConfirmation | None:
+        number = self.history.get(packet.packet_id)
+        return _confirmation(packet, number, reconciled=True) if number else None
+
+
+def _confirmation(packet: RecordsPacket, number: str, reconciled: bool = False) -> UploadConfirmation:
+    return UploadConfirmation(packet_id=packet.packet_id, claim_number=packet.claim_number,
+                              confirmation_number=number, reconciled=reconciled,
+                              provenance=Provenance(payer_id="fake", account="main", url="https://x/"))
 
 
 def _claim(n: int) -> ClaimQuery:
     return ClaimQuery(claim_number=f"C{n}", payer_id="fake", member_id="M1", date_of_service=date(2026, 1, 2))
 
 
+def _packet(n: int) -> RecordsPacket:
+    return RecordsPacket(packet_id=f"PKT-{n}", claim_number=f"C{n}", file_path="/tmp/x.pdf", sha256="0" * 64)
+
+
+class Sink:
+    """Collects what the runner hands over, as the flow's sink would store it."""
+
+    def __init__(self):
+        self.batches: list[tuple[str, list]] = []
+        self.uploading: list[str] = []
+        self.unconfirmed: list[str] = []
+        self.logins = 0
+
+    def persist(self, step, findings):
+        self.batches.append((step, list(findings)))
+
+    def mark_uploading(self, ids):
+        self.uploading += ids
+
+    def mark_unconfirmed(self, ids):
+        self.unconfirmed += ids
+
+    def record_login(self, payer_id, account):
+        self.logins += 1
+
+    def kinds(self) -> list[str]:
+        return [f.kind for _step, batch in self.batches for f in batch]
+
+
+def _runner(relogins: int = 2, used: int = 1) -> AccountRunner:
+    runner = AccountRunner(None, FakeAdapter, store=None, evidence=None, download_dir=None)
+    runner.budget = LoginBudget(used=used, relogins=relogins)
+    return runner
+
+
+def _work(**kw) -> AccountWork:
+    return AccountWork(payer_id="fake", credential=SimpleNamespace(account="main"), **kw)
+
+
+def _outcome() -> AccountOutcome:
+    return AccountOutcome(payer_id="fake", account="main")
+
+
+@pytest.fixture(autouse=True)
+def _no_sleep(monkeypatch):
+    monkeypatch.setattr("tenacity.nap.time.sleep", lambda _s: None)
+
+
 def test_an_unexpected_browser_error_becomes_portal_changed_without_the_browser_message() -> None:
     adapter = FakeAdapter([PlaywrightError("Timeout waiting for text 'Jane Doe'")])
     with pytest.raises(PortalChanged) as caught:
-        AccountRunner._check_one(adapter, _claim(1))
+        _runner()._step(adapter, adapter.check_claim_status, _claim(1))
     assert "Jane Doe" not in str(caught.value)
     assert caught.value.url == "https://portal.example/claims/123"  # no query string
 
 
-def test_transient_errors_are_retried_then_succeed(monkeypatch) -> None:
-    monkeypatch.setattr("tenacity.nap.time.sleep", lambda _s: None)
+def test_transient_errors_are_retried_then_succeed() -> None:
     adapter = FakeAdapter([PortalUnavailable("503"), PortalUnavailable("503"), "Paid"])
-    finding = AccountRunner._check_one(adapter, _claim(1))
+    finding = _runner()._step(adapter, adapter.check_claim_status, _claim(1))
     assert finding.raw_status == "Paid" and adapter.calls == 3
 
 
-def test_three_unrecognised_pages_in_a_row_stop_the_account() -> None:
+def test_a_maintenance_page_is_not_retried_on_the_spot() -> None:
+    adapter = FakeAdapter([MaintenanceWindow("down for maintenance"), "Paid"])
+    with pytest.raises(MaintenanceWindow):
+        _runner()._step(adapter, adapter.check_claim_status, _claim(1))
+    assert adapter.calls == 1
+
+
+def test_three_unrecognised_pages_in_a_row_stop_the_account_and_the_payer() -> None:
     adapter = FakeAdapter([PortalChanged("x"), "Paid", PortalChanged("x"), PortalChanged("x"), PortalChanged("x"),
                            "Paid"])
-    sink = SimpleNamespace(batches=[])
-    sink.persist = lambda step, findings: sink.batches.append((step, list(findings)))
-    outcome = SimpleNamespace(claims_checked=0, problems=0, stopped_by=None)
-    work = SimpleNamespace(claims=[_claim(n) for n in range(6)], batch_size=2,
-                           credential=SimpleNamespace(account="main"), payer_id="fake")
-    AccountRunner._claims(SimpleNamespace(_check_one=AccountRunner._check_one), adapter, work, sink, outcome)
+    sink, outcome, runner = Sink(), _outcome(), _runner()
+    runner._claims(adapter, _work(claims=[_claim(n) for n in range(6)], batch_size=2), sink, outcome)
     assert outcome.stopped_by == "PortalChanged" and adapter.calls == 5
     assert outcome.claims_checked == 1 and outcome.problems == 4
-    kinds = [f.kind for _step, batch in sink.batches for f in batch]
-    assert kinds == ["portal_problem", "claim_status", "portal_problem", "portal_problem", "portal_problem"]
+    assert sink.kinds() == ["portal_problem", "claim_status", "portal_problem", "portal_problem", "portal_problem"]
+    assert runner.stop_payer.is_set()  # the payer's other lanes stop too
+
+
+def test_a_claim_that_keeps_failing_transiently_gets_a_second_pass_at_the_end() -> None:
+    adapter = FakeAdapter([PortalUnavailable("503")] * 5 + ["Paid", "Paid"])
+    sink, outcome = Sink(), _outcome()
+    _runner()._claims(adapter, _work(claims=[_claim(1), _claim(2)], batch_size=5), sink, outcome)
+    checked = [f.claim_number for _s, batch in sink.batches for f in batch if f.kind == "claim_status"]
+    assert checked == ["C2", "C1"] and outcome.problems == 0 and outcome.stopped_by is None
+
+
+def test_an_ended_session_is_logged_in_again_within_the_budget() -> None:
+    adapter = FakeAdapter([SessionExpired("x"), "Paid", SessionExpired("x"), "Paid", SessionExpired("x"), "Paid"])
+    sink, outcome, runner = Sink(), _outcome(), _runner(relogins=2, used=1)
+    with pytest.raises(SessionUnstable):
+        runner._claims(adapter, _work(claims=[_claim(n) for n in range(3)], batch_size=5), sink, outcome)
+    # one fresh login (already spent) + two re-logins; the third expiry stops the account
+    assert adapter.logins == 2 and runner.budget.used == 3
+    assert [f.claim_number for _s, batch in sink.batches for f in batch] == ["C0", "C1"]
+
+
+def test_an_upload_the_portal_filed_before_an_error_is_confirmed_from_its_history_not_resent() -> None:
+    adapter = FakeAdapter(["accepted-then-error"])
+    sink, outcome = Sink(), _outcome()
+    _runner()._uploads(adapter, [_packet(1)], _work(), sink, outcome)
+    assert adapter.submitted == ["PKT-1"]
+    [(_step, [found])] = sink.batches
+    assert found.reconciled and found.confirmation_number == "U-1" and outcome.uploads_reconciled == 1
+
+
+def test_an_upload_that_failed_before_the_portal_filed_it_goes_once_more() -> None:
+    adapter = FakeAdapter([PortalUnavailable("502"), "U-9"])
+    sink, outcome = Sink(), _outcome()
+    _runner()._uploads(adapter, [_packet(1)], _work(), sink, outcome)
+    assert adapter.submitted == ["PKT-1", "PKT-1"]
+    [(_step, [confirmation])] = sink.batches
+    assert confirmation.confirmation_number == "U-9" and not confirmation.reconciled
+
+
+def test_unknown_outcomes_are_reconciled_before_anything_is_sent() -> None:
+    adapter = FakeAdapter(["U-5"], history={"PKT-1": "U-1"})
+    sink, outcome = Sink(), _outcome()
+    runner = _runner()
+    pending = runner._reconcile(adapter, _work(reconcile=[_packet(1), _packet(2)]), sink, outcome)
+    assert [p.packet_id for p in pending] == ["PKT-2"] and adapter.submitted == []
+    runner._uploads(adapter, pending, _work(), sink, outcome)
+    assert adapter.submitted == ["PKT-2"]  # PKT-1 was already on the portal: never sent again
+    assert [(f.packet_id, f.confirmation_number, f.reconciled) for _s, b in sink.batches for f in b] == \
+        [("PKT-1", "U-1", True), ("PKT-2", "U-5", False)]

@@ -17,7 +17,7 @@ from sqlmodel import Session, SQLModel, select
 
 from workqueue.db import init_db
 from workqueue.migrations import BASELINE, BASELINE_TABLES, alembic_config, head_revision
-from workqueue.models import Claim, Task
+from workqueue.models import Claim, PortalAccount, Task
 
 WHEN = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)
 
@@ -46,7 +46,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_head_builds_exactly_the_model_schema(engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the migrations are found through the package, not the current directory
     init_db(engine)
-    assert version(engine) == head_revision() == BASELINE
+    assert version(engine) == head_revision() == "0002"
     tables = set(inspect(engine).get_table_names())
     assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
     assert schema_diff(engine) == []
@@ -75,7 +75,10 @@ def test_init_db_twice_is_harmless(engine):
 def test_create_all_database_is_stamped_and_keeps_its_rows(engine):
     import workqueue.models  # noqa: F401
 
-    SQLModel.metadata.create_all(engine)  # how init_db built databases before migrations
+    # What create_all built before migrations existed is exactly revision 0001 without alembic_version.
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+        connection.execute(text("DROP TABLE alembic_version"))
     with Session(engine) as session:
         session.add(Claim(claim_number="C7", payer_id="meridian", date_of_service=date(2026, 1, 10),
                           expected_amount=Decimal("99.99"), last_checked_at=WHEN))
@@ -106,3 +109,19 @@ def test_baseline_revision_creates_the_baseline_tables(engine):
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), BASELINE)
     assert set(inspect(engine).get_table_names()) == BASELINE_TABLES | {"alembic_version"}
+
+
+def test_open_login_problems_from_before_accounts_existed_stay_blocked(engine):
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), BASELINE)
+    with Session(engine) as session:
+        session.add(Task(kind="login_failed", payer_id="meridian", account="main", title="Login failed",
+                         owner="bot-operators", dedupe_key="login_failed:meridian:main"))
+        session.add(Task(kind="login_failed", payer_id="northwind", account="main", title="Login failed",
+                         owner="bot-operators", dedupe_key="login_failed:northwind:main", status="done"))
+        session.commit()
+    init_db(engine)
+    with Session(engine) as session:
+        rows = session.exec(select(PortalAccount)).all()
+    assert [(r.payer_id, r.account, r.state, r.blocked_kind) for r in rows] == [
+        ("meridian", "main", "blocked", "login_failed")]

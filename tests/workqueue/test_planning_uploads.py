@@ -11,10 +11,19 @@ from sqlmodel import select
 
 from bots.findings import PortalProblem, UploadConfirmation
 from tests.workqueue.conftest import NOW, add_claim, prov, status
+from workqueue.accounts import account_history, clear_account
 from workqueue.models import Claim, Document, RecordsPacket, Task
 from workqueue.persist import persist_findings
 from workqueue.planning import mark_uploading, plan_night
-from workqueue.tasks import attach_packet, close, list_tasks, queue_upload, task_as_dict, worklist_summary
+from workqueue.tasks import (
+    attach_packet,
+    close,
+    history,
+    list_tasks,
+    queue_upload,
+    task_as_dict,
+    worklist_summary,
+)
 
 
 def problem(error_type: str, when=NOW, **kw) -> PortalProblem:
@@ -54,20 +63,34 @@ def test_problem_becomes_one_operator_task(session, error, kind):
     assert "the portal refused the sign-in" in task.payer_said and report.problems == 2
 
 
-def test_login_failed_payer_is_skipped_until_an_operator_closes_it(session):
+def test_login_problem_blocks_the_account_until_an_operator_clears_it(session):
     add_claim(session, "C1")
     add_claim(session, "N1", payer="northwind")
-    persist_findings(session, [problem("LoginFailed")], run_id=1)
+    persist_findings(session, [problem("LoginFailed", during_login=True)], run_id=1)
     plan = plan_night(session, now=NOW + timedelta(days=1))
-    assert "meridian" in plan.skipped and "meridian" not in plan.claims
+    assert set(plan.blocked) == {("meridian", "main")} and "login_failed" in plan.blocked[("meridian", "main")]
     assert [q.claim_number for q in plan.claims["northwind"]] == ["N1"]
-    close(session, list_tasks(session)[0].id, actor="ops", note="password reset")
+    [task] = list_tasks(session)
+    # closing the task alone would let the bot log in again: only clearing the block does
+    with pytest.raises(PermissionError, match="accounts clear meridian/main"):
+        close(session, task.id, actor="ops", note="password reset")
+    assert clear_account(session, "meridian", "main", actor="ops", note="password reset") == [task.id]
+    assert session.get(Task, task.id).status == "done"
+    assert [h.action for h in account_history(session, "meridian", "main")] == ["blocked", "cleared"]
     plan = plan_night(session, now=NOW + timedelta(days=1))
-    assert plan.skipped == {} and [q.claim_number for q in plan.claims["meridian"]] == ["C1"]
-    # a new failure after the operator closed it reopens the same task
-    persist_findings(session, [problem("LoginFailed", when=NOW + timedelta(days=1))], run_id=2)
+    assert plan.blocked == {} and [q.claim_number for q in plan.claims["meridian"]] == ["C1"]
+    # a new failure after the operator cleared it reopens the same task and blocks again
+    persist_findings(session, [problem("LoginFailed", during_login=True, when=NOW + timedelta(days=1))], run_id=2)
     [task] = list_tasks(session)
     assert task.status == "open" and task.reference_number == "bot-run-2"
+    assert set(plan_night(session, now=NOW + timedelta(days=2)).blocked) == {("meridian", "main")}
+
+
+def test_problem_after_login_does_not_block(session):
+    add_claim(session, "C1")
+    persist_findings(session, [problem("CaptchaChallenge")], run_id=1)  # a captcha mid-night, not at login
+    assert plan_night(session, now=NOW + timedelta(days=1)).blocked == {}
+    assert [t.kind for t in list_tasks(session)] == ["captcha_challenge"]
 
 
 def test_plan_rechecks_only_stale_unfinalized_claims(session):
@@ -133,15 +156,37 @@ def test_three_upload_problems_fail_the_packet(session, queued):
     assert not list_tasks(session, kind="portal_unavailable")  # the packet task says it all
 
 
-def test_packet_left_uploading_is_flagged_not_uploaded_again(session, queued):
-    _task, packet = queued
+def test_packet_left_uploading_is_reconciled_not_uploaded_again(session, queued):
+    task, packet = queued
     mark_uploading(session, [packet.packet_id])  # ... and the run crashed here
     plan = plan_night(session, now=NOW + timedelta(days=1))
     assert plan.uploads["meridian"] == [] and plan.unconfirmed_packets == [packet.packet_id]
-    [op] = list_tasks(session, kind="upload_unconfirmed")
-    assert op.reference_number == packet.packet_id and op.owner == "bot-operators"
+    assert [p.packet_id for p in plan.reconcile["meridian"]] == [packet.packet_id]
+    assert session.get(RecordsPacket, packet.packet_id).status == "unconfirmed"
+    # until the portal's history is read, it stays to be reconciled and is never re-queued by hand
     plan = plan_night(session, now=NOW + timedelta(days=2))
-    assert plan.uploads["meridian"] == [] and len(list_tasks(session, kind="upload_unconfirmed")) == 1
+    assert plan.uploads["meridian"] == [] and len(plan.reconcile["meridian"]) == 1
+    with pytest.raises(LookupError, match="reconciled"):
+        queue_upload(session, task.id)
+    found = UploadConfirmation(packet_id=packet.packet_id, claim_number="C1", confirmation_number="MHPU000001",
+                               reconciled=True, provenance=prov(when=NOW + timedelta(days=2)))
+    assert persist_findings(session, [found]).uploads_confirmed == 1
+    assert session.get(RecordsPacket, packet.packet_id).status == "uploaded"
+    assert "submission history" in session.get(Task, task.id).evidence[-1]["source"] + \
+        " ".join(h.note or "" for h in history(session, task.id))
+
+
+def test_failed_packet_requeued_is_reconciled_first(session, queued):
+    task, packet = queued
+    for attempt in range(1, 4):
+        mark_uploading(session, [packet.packet_id])
+        persist_findings(session, [problem("PortalUnavailable", when=NOW + timedelta(hours=attempt),
+                                           packet_id=packet.packet_id, claim_number="C1")])
+    assert session.get(RecordsPacket, packet.packet_id).status == "failed"
+    again = queue_upload(session, task.id, actor="biller")
+    assert again.status == "unconfirmed"  # it reached the portal before: the history decides, not a blind resend
+    plan = plan_night(session, now=NOW + timedelta(days=1))
+    assert plan.uploads["meridian"] == [] and [p.packet_id for p in plan.reconcile["meridian"]] == [packet.packet_id]
 
 
 def test_attach_refuses_non_pdf_and_wrong_kind(session, tmp_path):

@@ -464,7 +464,10 @@ def create_app(engine: Engine | None = None, *, allowed_hosts: list[str] | None 
                     # `close` leaves a closed task alone; say so rather than pretend done became cancelled.
                     return "error", (f"Task {task_id} is already closed ({STATUS_CHOICES[old].lower()}); "
                                      "reopen it first to close it another way.")
-                set_status(session, task_id, status, actor=actor or "user", note=note)
+                try:
+                    set_status(session, task_id, status, actor=actor or "user", note=note)
+                except PermissionError as exc:
+                    return "error", str(exc)
                 return "ok", f"Task {task_id}: {STATUS_CHOICES[old].lower()} → {STATUS_CHOICES[status].lower()}."
 
         kind, text = await run_in_threadpool(run)
@@ -523,8 +526,13 @@ def create_app(engine: Engine | None = None, *, allowed_hosts: list[str] | None 
             with session_scope(engine) as session:
                 try:
                     packet = queue_upload(session, task_id, actor=actor or "user")
-                except LookupError:
+                except LookupError as exc:
+                    if "reconciled" in str(exc):
+                        return "error", "The packet is already waiting: tonight's run checks the portal for it first."
                     return "error", "There is no draft or failed records packet to queue: attach a PDF first."
+                if packet.status == "unconfirmed":
+                    return "ok", (f"Packet {packet.packet_id} queued: tonight's run first checks the portal's "
+                                  "submission history and uploads it only if the portal does not have it.")
                 return "ok", f"Packet {packet.packet_id} queued: the bots upload it with tonight's run."
 
         kind, text = await run_in_threadpool(run)
