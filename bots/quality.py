@@ -35,6 +35,18 @@ RULES: tuple[Rule, ...] = (
 )
 
 
+def missing_submission_lookup(adapter_cls) -> bool:
+    """True when an adapter declares `upload_records` but does not implement `find_submission`.
+
+    An upload whose outcome is unknown is reconciled against the portal's own submission history
+    before anything is sent again, so every adapter that uploads must be able to read that history.
+    """
+    from bots.adapter import PortalAdapter
+
+    uploads = "upload_records" in adapter_cls.manifest.capabilities
+    return uploads and adapter_cls.find_submission is PortalAdapter.find_submission
+
+
 class QualityError(ValueError):
     """quality.toml is missing rules, names unknown ones, or marks one badly."""
 

@@ -18,7 +18,7 @@ from bots.adapter import PortalAdapter
 from bots.errors import LoginFailed, PortalChanged
 from bots.findings import ClaimQuery, RecordsPacket
 from bots.manifest import CAPABILITIES, Manifest
-from bots.quality import achieved_level, load_checklist
+from bots.quality import achieved_level, load_checklist, missing_submission_lookup
 from bots.registry import get_adapter, payer_dirs, registry
 from bots.session import ensure_logged_in
 
@@ -76,6 +76,13 @@ def test_declared_capabilities_match_implemented_methods(payer_id: str) -> None:
     assert set(adapter.manifest.capabilities) == adapter.implemented_capabilities()
     assert adapter.is_logged_in is not PortalAdapter.is_logged_in, "login needs is_logged_in too"
     assert set(adapter.manifest.capabilities) <= set(CAPABILITIES)
+
+
+def test_uploading_adapters_can_find_their_submissions(payer_id: str) -> None:
+    """Uploads exactly once: an adapter that uploads reads the portal's submission history too."""
+    adapter = get_adapter(payer_id)
+    assert not missing_submission_lookup(adapter), (
+        f"payers/{payer_id} declares upload_records but does not implement find_submission")
 
 
 def test_adapter_imports_only_bots(payer_id: str) -> None:
@@ -222,3 +229,8 @@ def test_upload_matches_cases(payer_id: str, fresh_sandbox, make_adapter, tmp_pa
     assert [u["confirmation_number"] for u in uploads] == [confirmation.confirmation_number]
     assert uploads[0]["sha256"] == packet.sha256 and uploads[0]["claim_number"] == expected["payer_claim_number"]
     assert registry()[payer_id] is type(adapter)
+    # The portal's own submission history finds it again with the same number; an unknown packet is absent.
+    found = adapter.find_submission(packet)
+    assert found is not None and found.reconciled
+    assert found.confirmation_number == confirmation.confirmation_number
+    assert adapter.find_submission(packet.model_copy(update={"packet_id": "conformance-unknown"})) is None
