@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from bots.evidence import from_stored
 from tests.e2e.expected import authorization_tasks, claim_tasks
 from workqueue.config import load_rules
 from workqueue.models import Authorization, Claim, Document, StatusFinding, Task, TaskHistory
@@ -93,7 +94,8 @@ def check_documents_and_authorizations(night, oracle: dict) -> None:
             assert document.reference_number == letter["reference_number"], letter["letter_id"]
         assert document.due_date == (date.fromisoformat(letter["due_date"]) if letter["due_date"] else None)
         stored = night.home / "documents"
-        assert stored in Path(document.stored_path).parents
+        assert not Path(document.stored_path).is_absolute()  # relative to PAYERBOT_HOME
+        assert stored in from_stored(document.stored_path).parents
         assert ".." not in document.stored_path
     assert len({d.sha256 for d in documents.values()}) == len(documents)
     assert sorted(auths) == sorted(a["auth_number"] for a in oracle["authorizations"])
