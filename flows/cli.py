@@ -53,6 +53,9 @@ def demo(
     claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
     faults: Annotated[str | None, typer.Option(
         help="Fault SPEC for the sandbox portals, e.g. 'errors=0.1,meridian.expire_every=150'.")] = None,
+    maintenance_wait: Annotated[float, typer.Option(
+        "--maintenance-wait", metavar="MINUTES", min=0,
+        help="Minutes to keep retrying a sandbox portal in maintenance before reporting it.")] = 1,
 ) -> None:
     """Start the sandbox portals, import their inventory, run the nightly flow and show the worklist."""
     from flows.demo import run_demo
@@ -64,7 +67,8 @@ def demo(
     except FaultSpecError as exc:
         console.print(f"[red]--faults: {exc}[/]")
         raise typer.Exit(2) from None
-    open_tasks = run_demo(port=port, seed=seed, claims=claims, console=console, faults=faults)
+    open_tasks = run_demo(port=port, seed=seed, claims=claims, console=console, faults=faults,
+                          maintenance_wait_minutes=maintenance_wait)
     if open_tasks == 0:
         console.print("[red]The worklist is empty: the demo found nothing to do.[/]")
         raise typer.Exit(1)
@@ -234,8 +238,13 @@ def credentials_set(
 @credentials_app.command("list")
 def credentials_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List stored accounts (never their secrets)."""
+    try:
+        stored = CredentialStore().all()
+    except CredentialStoreError as exc:
+        console.print(f"[red]{exc}[/]", soft_wrap=True)
+        raise typer.Exit(1) from None
     rows = [{"payer_id": c.payer_id, "account": c.account, "username": c.username,
-             "totp": c.totp_seed is not None, "portal_url": c.portal_url} for c in CredentialStore().all()]
+             "totp": c.totp_seed is not None, "portal_url": c.portal_url} for c in stored]
     if as_json:
         print(json.dumps(rows, indent=2))
         return

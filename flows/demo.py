@@ -49,7 +49,8 @@ def _checked_since(started) -> int:
         return session.exec(select(func.count()).select_from(Claim).where(Claim.last_checked_at >= started)).one()
 
 
-def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faults: str | None = None) -> int:
+def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faults: str | None = None,
+             maintenance_wait_minutes: float = 1) -> int:
     """The whole demo (the sandbox portals with a fault SPEC, if any); returns the open tasks' count."""
     from bots.findings import utc_now
     from flows.nightly import nightly
@@ -69,7 +70,8 @@ def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faul
             due = session.exec(select(func.count()).select_from(Claim).where(Claim.finalized == False)).one()  # noqa: E712
         started = utc_now()
         result: dict = {}
-        worker = threading.Thread(target=lambda: result.update(nightly(payer_ids=payers)), daemon=True)
+        worker = threading.Thread(target=lambda: result.update(nightly(
+            payer_ids=payers, maintenance_wait_minutes=maintenance_wait_minutes)), daemon=True)
         with Progress(TextColumn("[bold]nightly run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=False) as progress:
             bar = progress.add_task("claims", total=due)

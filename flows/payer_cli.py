@@ -124,9 +124,8 @@ def payer_try(
                 if trace:
                     # A trace holds the portal's pages and network (patient data, cookies): it is kept
                     # only encrypted, like the credentials, and opened with `payerbot payer show-trace`.
-                    trace_path.parent.mkdir(parents=True, exist_ok=True)
                     adapter.session.context.tracing.stop(path=plain_trace)
-                    trace_path.write_bytes(store.encrypt_bytes(plain_trace.read_bytes()))
+                    store.write_encrypted(trace_path, plain_trace.read_bytes())
                     plain_trace.unlink()
         browser.close()
     for finding in findings:

@@ -61,9 +61,9 @@ def claims_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fal
         with session_scope(_engine()) as session:
             report = import_claims(file, session)
     except InventoryError as exc:
-        for line, reason in exc.errors:
-            typer.echo(f"line {line}: {reason}")
-        typer.echo(f"{len(exc.errors)} bad line(s); nothing imported", err=True)
+        for message in exc.messages():
+            typer.echo(message)
+        typer.echo(f"{len(exc.errors)} problem(s); nothing imported", err=True)
         raise typer.Exit(1) from None
     typer.echo(f"{report.rows} rows: {report.new} new, {report.updated} updated, {report.unchanged} unchanged")
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import Session
 
+from bots.evidence import to_stored
 from bots.findings import PortalProblem, UploadConfirmation, utc_now
 from workqueue.config import Rules
 from workqueue.models import RecordsPacket, Task
@@ -48,7 +49,8 @@ def confirm_upload(session: Session, finding: UploadConfirmation, rules: Rules) 
     add_evidence(session, task, [{
         "source": "upload", "packet_id": packet.packet_id, "confirmation_number": finding.confirmation_number,
         "document_path": packet.stored_path, "document_sha256": packet.sha256, "url": prov.url,
-        "observed_at": prov.observed_at.isoformat(), "screenshot_path": prov.screenshot_path,
+        "observed_at": prov.observed_at.isoformat(),
+        "screenshot_path": to_stored(prov.screenshot_path) if prov.screenshot_path else None,
         "screenshot_sha256": prov.screenshot_sha256, "duplicate_flagged": finding.duplicate_flagged,
         "reconciled": finding.reconciled,
     }], note=note)
@@ -80,7 +82,8 @@ def upload_failed(session: Session, problem: PortalProblem, rules: Rules) -> Tas
                                 note=f"upload failed {packet.attempts} times; last: {packet.last_error}",
                                 evidence={"source": "portal_problem", "url": prov.url,
                                           "observed_at": prov.observed_at.isoformat(),
-                                          "screenshot_path": prov.screenshot_path,
+                                          "screenshot_path": to_stored(prov.screenshot_path)
+                                          if prov.screenshot_path else None,
                                           "error_type": problem.error_type, "packet_id": packet.packet_id})
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from bots.evidence import to_stored
 from bots.findings import Provenance
 
 # What the biller or operator must do, one sentence per task kind.
@@ -91,12 +92,17 @@ def claim_key(kind: str, payer_id: str, claim_number: str) -> str:
     return f"{kind}:{payer_id}:{claim_number}"
 
 
+def _stored(path: str | None) -> str | None:
+    """An evidence file's path as the database keeps it: relative to PAYERBOT_HOME when inside it."""
+    return to_stored(path) if path else None
+
+
 def evidence_of(provenance: Provenance, source: str, **extra) -> dict:
     """An evidence entry from a finding's provenance (no raw text: that goes to payer_said)."""
     entry = {
         "source": source, "url": provenance.url, "observed_at": provenance.observed_at.isoformat(),
-        "account": provenance.account, "screenshot_path": provenance.screenshot_path,
+        "account": provenance.account, "screenshot_path": _stored(provenance.screenshot_path),
         "screenshot_sha256": provenance.screenshot_sha256,
     }
-    entry.update({k: v for k, v in extra.items() if v is not None})
+    entry.update({k: _stored(v) if k.endswith("_path") else v for k, v in extra.items() if v is not None})
     return {k: v for k, v in entry.items() if v is not None}

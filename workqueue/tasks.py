@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
+from bots.evidence import to_stored
 from bots.files import write_private
 from workqueue.accounts import LOGIN_PROBLEM_KINDS
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, PortalAccount, RecordsPacket, Task, TaskHistory
@@ -144,7 +145,7 @@ def attach_packet(session: Session, task_id: int, file: Path, *, actor: str = "u
     if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != sha:
         write_private(target, data)  # 0600 from the start, atomic: never a half-written packet
     packet = RecordsPacket(packet_id=packet_id, task_id=task_id, claim_number=task.claim_number,
-                           payer_id=task.payer_id, stored_path=str(target), original_file_name=file.name,
+                           payer_id=task.payer_id, stored_path=to_stored(target), original_file_name=file.name,
                            sha256=sha)
     session.add(packet)
     session.flush()

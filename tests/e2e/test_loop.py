@@ -79,7 +79,7 @@ def test_a_failing_upload_is_retried_nightly_then_escalated(night_factory, tmp_p
     with night.db() as session:
         packet = session.exec(select(RecordsPacket).where(RecordsPacket.task_id == task.id)).one()
     # The stored packet gets damaged: the portal refuses it as "not a PDF" every night.
-    Path(packet.stored_path).write_bytes(b"this is not a pdf any more")
+    from_stored(packet.stored_path).write_bytes(b"this is not a pdf any more")
     for attempt in (1, 2, 3):
         night.run()
         with night.db() as session:

@@ -20,6 +20,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
 from sqlmodel import func, select
 
+from bots.evidence import from_stored
 from bots.findings import ClaimStatusFinding, Provenance
 from sandbox.server import free_port
 from workqueue.db import get_engine, init_db, session_scope
@@ -290,8 +291,9 @@ def test_attaching_a_pdf_then_queueing_it_marks_the_packet_queued(page: Page, we
     sha = hashlib.sha256(pdf.read_bytes()).hexdigest()
     assert (packet.task_id, packet.status, packet.sha256) == (task_id, "draft", sha)
     assert packet.original_file_name == "records C200.pdf"
-    assert Path(packet.stored_path).read_bytes() == pdf.read_bytes()
-    assert Path(packet.stored_path).parent == web.home / "packets"
+    assert not Path(packet.stored_path).is_absolute()  # relative to PAYERBOT_HOME: the folder may move
+    assert from_stored(packet.stored_path).read_bytes() == pdf.read_bytes()
+    assert from_stored(packet.stored_path).parent == web.home / "packets"
     expect(page.locator(f"tr[data-packet-id='{packet.packet_id}'] .packet-status")).to_have_text("draft")
 
     page.get_by_role("button", name="Queue for tonight's upload").click()

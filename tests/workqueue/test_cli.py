@@ -32,7 +32,7 @@ def test_import_with_a_bad_line_prints_it_and_imports_nothing(home, tmp_path):
     path, _ = _inventory(tmp_path, break_line=9)
     result = runner.invoke(claims_app, ["import", str(path)])
     assert result.exit_code == 1
-    assert result.stdout.splitlines()[0].startswith("line 9: billed_amount")
+    assert result.stdout.splitlines()[0].startswith("inventory.csv line 9: billed_amount")
     engine = init_db(get_engine())
     with Session(engine) as s:
         assert s.exec(select(func.count()).select_from(Claim)).one() == 0
