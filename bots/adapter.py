@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -119,8 +121,20 @@ class PortalAdapter:
         """Call right before the click that sends the password: errors after it count as login attempts."""
         self.session.events.append("credentials_submitted")
 
+    #: attempts for one page load (a GET is safe to repeat), spaced ~0.3 s, 0.6 s (+ jitter)
+    GOTO_ATTEMPTS = 3
+
     def goto(self, path: str) -> None:
-        """Open a portal page; 5xx and network failures become PortalUnavailable (transient)."""
+        """Open a portal page, trying a 5xx or network failure again a moment later; then PortalUnavailable."""
+        for attempt in range(1, self.GOTO_ATTEMPTS + 1):
+            try:
+                return self._goto_once(path)
+            except PortalUnavailable:
+                if attempt == self.GOTO_ATTEMPTS:
+                    raise
+                time.sleep(0.3 * 2 ** (attempt - 1) + random.uniform(0, 0.2))
+
+    def _goto_once(self, path: str) -> None:
         try:
             response = self.page.goto(self.session.url(path), wait_until="domcontentloaded")
         except PlaywrightTimeout as exc:

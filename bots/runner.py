@@ -200,16 +200,32 @@ class AccountRunner:
         elif work.uploads or work.reconcile:
             self._no_uploads(work, sink, outcome)
         if work.correspondence and "download_correspondence" in capabilities and self._go_on(outcome):
-            letters = self._step(adapter, adapter.download_correspondence, work.correspondence_since,
-                                 work.known_document_ids)
-            sink.persist("correspondence", list(letters))
-            outcome.letters_downloaded, outcome.letters_done = len(letters), True
+            letters = self._optional_step(adapter, work, sink, outcome, adapter.download_correspondence,
+                                          work.correspondence_since, work.known_document_ids)
+            if letters is not None:
+                sink.persist("correspondence", list(letters))
+                outcome.letters_downloaded, outcome.letters_done = len(letters), True
         if "check_claim_status" in capabilities and self._go_on(outcome):
             self._claims(adapter, work, sink, outcome)
         if work.authorizations and "pull_authorizations" in capabilities and self._go_on(outcome):
-            auths = self._step(adapter, adapter.pull_authorizations)
-            sink.persist("authorizations", list(auths))
-            outcome.authorizations, outcome.authorizations_done = len(auths), True
+            auths = self._optional_step(adapter, work, sink, outcome, adapter.pull_authorizations)
+            if auths is not None:
+                sink.persist("authorizations", list(auths))
+                outcome.authorizations, outcome.authorizations_done = len(auths), True
+
+    def _optional_step(self, adapter: PortalAdapter, work: AccountWork, sink: FindingSink, outcome: AccountOutcome,
+                       step: Callable, *args):
+        """A step whose transient failure (after retries) is one problem, not the end of the account's night."""
+        try:
+            return self._step(adapter, step, *args)
+        except STOP_ACCOUNT:
+            raise
+        except PortalError as error:
+            if not is_transient(error):
+                raise
+            outcome.problems += 1
+            sink.persist("problem", [problem_from(error, work.credential, work.payer_id)])
+            return None
 
     def _go_on(self, outcome: AccountOutcome) -> bool:
         """False once another lane of this payer found the portal changed (or this one stopped)."""

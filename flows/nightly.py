@@ -228,6 +228,8 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> t
             todo = work
             while True:
                 part: AccountOutcome = runner.run(todo, sink)
+                if todo is work:
+                    total.started_at = part.started_at  # when the browser context opened (after any wait)
                 _merge(total, part)
                 if not part.deferred:
                     break

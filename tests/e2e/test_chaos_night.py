@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from tests.e2e.checks import check_claims_against_oracle
-from workqueue.models import BotRun, Document, RecordsPacket, StatusFinding, Task
+from workqueue.models import BotRun, Claim, Document, RecordsPacket, StatusFinding, Task
 
 pytestmark = pytest.mark.e2e
 cli = CliRunner()
@@ -35,7 +35,7 @@ def _packet(path: Path) -> Path:
 
 
 def test_a_chaos_night_checks_the_healthy_portal_right_and_reports_the_rest(night_factory, tmp_path) -> None:
-    night = night_factory(portals=PORTALS, claims=20)
+    night = night_factory(portals=PORTALS, claims=50)  # enough for Meridian to end a session tonight
     # A records packet waiting for tonight, so the upload also runs under faults.
     night.run(["meridian"])
     with night.db() as session:
@@ -43,20 +43,25 @@ def test_a_chaos_night_checks_the_healthy_portal_right_and_reports_the_rest(nigh
     assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
     assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
 
+    with night.db() as session:  # what tonight must check: every claim not finalized by night 1
+        due = {c.claim_number for c in session.exec(select(Claim).where(Claim.payer_id == "meridian",
+                                                                         Claim.finalized == False))}  # noqa: E712
+    assert due
+
     night.faults(SPEC)
     started = datetime.now(UTC)
     result = night.run(force=True, maintenance_wait_minutes=0.5)
     lanes = {o["payer_id"]: o for o in result["accounts"]}
 
     # Meridian, the healthy portal: every claim checked tonight, and right.
+    assert lanes["meridian"]["stopped_by"] is None and lanes["meridian"]["claims_checked"] == len(due)
     oracle = night.oracle("meridian")
     listed = cli.invoke(app, ["claims", "list", "--payer", "meridian", "--json"])
     assert listed.exit_code == 0, listed.output
     claims = {c["claim_number"]: c for c in json.loads(listed.output)}
     assert set(claims) == set(oracle["claims"])
-    assert all(datetime.fromisoformat(c["last_checked_at"]) >= started for c in claims.values())
+    assert all(datetime.fromisoformat(claims[number]["last_checked_at"]) >= started for number in due)
     check_claims_against_oracle(night, oracle)
-    assert lanes["meridian"]["stopped_by"] is None and lanes["meridian"]["claims_checked"] == 20
     assert lanes["meridian"]["uploads_done"] + lanes["meridian"]["uploads_reconciled"] == 1
     meridian = night.stats("meridian")
     assert meridian["errors_injected"] > 0 and meridian["sessions_ended"] >= 1  # the faults really happened
