@@ -114,3 +114,15 @@ def table_counts(night) -> dict[str, int]:
     with night.db() as session:
         return {table.__name__: len(session.exec(select(table)).all())
                 for table in (StatusFinding, Task, TaskHistory, Document, Authorization)}
+
+
+def records_pdf(path: Path) -> Path:
+    """A small synthetic records packet (a real PDF) for the upload tests."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 8, "Office notes (synthetic) for the records request.\nSigned: Dr. Example")
+    path.write_bytes(bytes(pdf.output()))
+    return path

@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
-from fpdf import FPDF
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from flows.cli import app
-from tests.e2e.checks import check_claims_against_oracle
+from tests.e2e.checks import check_claims_against_oracle, records_pdf
 from workqueue.models import BotRun, Claim, Document, RecordsPacket, StatusFinding, Task
 
 pytestmark = pytest.mark.e2e
@@ -25,14 +23,6 @@ PORTALS = ["claimbridge", "meridian", "northwind"]
 SPEC = "errors=0.1,slow=0.05,slow_s=2,meridian.expire_every=150,claimbridge.maintenance=on,northwind.layout=2"
 
 
-def _packet(path: Path) -> Path:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    pdf.multi_cell(0, 8, "Office notes (synthetic) for the records request.")
-    path.write_bytes(bytes(pdf.output()))
-    return path
-
 
 def test_a_chaos_night_checks_the_healthy_portal_right_and_reports_the_rest(night_factory, tmp_path) -> None:
     night = night_factory(portals=PORTALS, claims=50)  # enough for Meridian to end a session tonight
@@ -40,7 +30,7 @@ def test_a_chaos_night_checks_the_healthy_portal_right_and_reports_the_rest(nigh
     night.run(["meridian"])
     with night.db() as session:
         task = session.exec(select(Task).where(Task.kind == "records_request").order_by(Task.id)).first()
-    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
+    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(records_pdf(tmp_path / "notes.pdf"))]).exit_code == 0
     assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
 
     with night.db() as session:  # what tonight must check: every claim not finalized by night 1

@@ -18,30 +18,20 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
-from fpdf import FPDF
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from bots.evidence import from_stored
 from flows.cli import app
-from tests.e2e.checks import check_claims_against_oracle, check_tasks_against_oracle
+from tests.e2e.checks import check_claims_against_oracle, check_tasks_against_oracle, records_pdf
 from workqueue.models import BotRun, Document, RecordsPacket, StatusFinding, Task
 
 pytestmark = pytest.mark.e2e
 cli = CliRunner()
 
-
-def _packet(path: Path) -> Path:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    pdf.multi_cell(0, 8, "Office notes (synthetic) for the records request.")
-    path.write_bytes(bytes(pdf.output()))
-    return path
 
 
 def _kill_when(condition: Callable[[], bool], what: str) -> None:
@@ -67,7 +57,7 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     with night.db() as session:
         task = session.exec(select(Task).where(Task.kind == "records_request").order_by(Task.id)).first()
         letters_before = len(session.exec(select(Document)).all())
-    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
+    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(records_pdf(tmp_path / "notes.pdf"))]).exit_code == 0
     assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
     released = len(night.harness("meridian/release-letters")["released"])
     assert released > 0  # new letters tonight, so the night downloads some

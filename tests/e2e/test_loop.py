@@ -9,27 +9,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fpdf import FPDF
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from bots.credentials import Credential, CredentialStore
 from bots.evidence import from_stored
 from flows.cli import app
+from tests.e2e.checks import records_pdf
 from workqueue.models import BotRun, RecordsPacket, StatusFinding, Task
 from workqueue.tasks import task_as_dict
 
 pytestmark = pytest.mark.e2e
 cli = CliRunner()
 
-
-def _packet(path: Path) -> Path:
-    pdf = FPDF()
-    pdf.add_page()
-    pdf.set_font("Helvetica", size=12)
-    pdf.multi_cell(0, 8, "Office notes (synthetic) for the records request.\nSigned: Dr. Example")
-    path.write_bytes(bytes(pdf.output()))
-    return path
 
 
 def _records_task(night) -> Task:
@@ -43,7 +35,7 @@ def test_queued_packet_is_uploaded_once_and_the_task_waits_on_the_payer(night_fa
     night.run()
     task = _records_task(night)
     assert task is not None
-    result = cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))])
+    result = cli.invoke(app, ["tasks", "attach", str(task.id), str(records_pdf(tmp_path / "notes.pdf"))])
     assert result.exit_code == 0, result.output
     result = cli.invoke(app, ["tasks", "queue-upload", str(task.id)])
     assert result.exit_code == 0, result.output
@@ -74,7 +66,7 @@ def test_a_failing_upload_is_retried_nightly_then_escalated(night_factory, tmp_p
     night = night_factory(portals=["meridian"], claims=60, seed=11)
     night.run()
     task = _records_task(night)
-    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
+    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(records_pdf(tmp_path / "notes.pdf"))]).exit_code == 0
     assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
     with night.db() as session:
         packet = session.exec(select(RecordsPacket).where(RecordsPacket.task_id == task.id)).one()
@@ -175,7 +167,7 @@ def test_a_packet_for_a_portal_without_uploads_goes_back_to_the_records_team_at_
     night.run()
     task = _records_task(night)
     assert task is not None and task.payer_id == "northwind"
-    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(_packet(tmp_path / "notes.pdf"))]).exit_code == 0
+    assert cli.invoke(app, ["tasks", "attach", str(task.id), str(records_pdf(tmp_path / "notes.pdf"))]).exit_code == 0
     assert cli.invoke(app, ["tasks", "queue-upload", str(task.id)]).exit_code == 0
     night.run()
     with night.db() as session:
