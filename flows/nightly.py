@@ -263,7 +263,7 @@ def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, 
              "| payer | account | claims | letters | uploads | auths | logins | problems | stopped by |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for o in outcomes:
-        stopped = o["skipped"] or o["stopped_by"] or ""
+        stopped = o["stopped_by"] or ""
         if o["deferred"]:
             stopped = f"{stopped} (deferred: maintenance)".strip()
         lines.append(f"| {o['payer_id']} | {o['account']} | {o['claims_checked']} | {o['letters_downloaded']} | "
@@ -305,11 +305,12 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False,
                            "error": type(returned).__name__})
             continue
         outcome, batch_counts = returned
+        if outcome["skipped"]:  # another live run holds the account: reported with the skipped ones
+            skipped[f"{outcome['payer_id']}/{outcome['account']}"] = outcome["skipped"]
+            continue
         outcomes.append(outcome)
         counts.update(batch_counts)
-        if outcome["skipped"]:
-            skipped[f"{outcome['payer_id']}/{outcome['account']}"] = outcome["skipped"]
-        elif outcome["stopped_by"]:
+        if outcome["stopped_by"]:
             errors.append({"payer_id": outcome["payer_id"], "account": outcome["account"],
                            "error": outcome["stopped_by"]})
     for key in [k for k in _payer_stops if k[0] == run_id]:

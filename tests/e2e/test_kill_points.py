@@ -34,8 +34,11 @@ cli = CliRunner()
 
 
 
-def _kill_when(condition: Callable[[], bool], what: str) -> None:
-    """Start `payerbot run nightly` in its own process group; SIGKILL the whole group once `condition` holds."""
+def _kill_when(condition: Callable[[], bool], what: str, meanwhile: Callable[[], None] | None = None) -> None:
+    """Start `payerbot run nightly` in its own process group; SIGKILL the whole group once `condition` holds.
+
+    `meanwhile` runs after the condition holds and before the kill, while the night is still live.
+    """
     process = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "nightly", "--payer", "meridian",
                                 "--force"], env={**os.environ}, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, start_new_session=True)
@@ -45,6 +48,8 @@ def _kill_when(condition: Callable[[], bool], what: str) -> None:
             assert time.monotonic() < deadline, f"never reached: {what}"
             assert process.poll() is None, f"the run ended before {what}"
             time.sleep(0.2)
+        if meanwhile is not None:
+            meanwhile()
     finally:
         os.killpg(process.pid, signal.SIGKILL)  # Python, the Playwright driver and Chromium alike
         process.wait(timeout=30)
@@ -72,7 +77,12 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     # 2. The next run reconciles the packet first, then is killed while a letter download hangs.
     httpx.post(f"{sandbox}/faults", json={"hold_upload_s": 0, "hold_download_s": 60}).raise_for_status()
     downloads = night.stats("meridian")["downloads_started"]
-    _kill_when(lambda: night.stats("meridian")["downloads_started"] > downloads, "a letter download started")
+    second: dict = {}
+    _kill_when(lambda: night.stats("meridian")["downloads_started"] > downloads, "a letter download started",
+               meanwhile=lambda: second.update(night.run(force=True)))
+    # A second run started while the first is live does not touch the account it holds, and says so.
+    assert second["accounts"] == [] and "held by live run" in second["skipped"]["meridian/main"]
+    assert second["interrupted"] == []  # the live run is not taken for a dead one
     with night.db() as session:
         packet = session.exec(select(RecordsPacket)).one()
     uploads = httpx.get(f"{sandbox}/uploads").json()
@@ -89,7 +99,7 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     # each run marked the one killed before it; this one marks the last
     assert final["errors"] == [] and len(final["interrupted"]) == 1
     runs = json.loads(cli.invoke(app, ["runs", "--json", "--limit", "5"]).output)
-    assert [r["status"] for r in runs] == ["completed", "interrupted", "interrupted", "interrupted", "completed"]
+    assert [r["status"] for r in runs] == ["completed", "interrupted", "completed", "interrupted", "interrupted"]
 
     oracle = night.oracle("meridian")
     check_claims_against_oracle(night, oracle)
@@ -105,7 +115,8 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     assert len(ids) == len(set(ids)) == len(oracle["letters"]) == letters_before + released
     assert all(from_stored(d.stored_path).is_file() for d in documents)
     assert len(keys) == len(set(keys))
-    assert statuses == ["completed", "interrupted", "interrupted", "interrupted", "completed"]
+    # night 1, the three killed runs and the one that ran beside the second; then this one
+    assert statuses == ["completed", "interrupted", "interrupted", "completed", "interrupted", "completed"]
     uploads = httpx.get(f"{sandbox}/uploads").json()
     assert len(uploads) == 1 and packet.confirmation_number == uploads[0]["confirmation_number"]
     # Each letter on disk once, and no half-written file left by the killed download.
