@@ -18,8 +18,11 @@ def to_stored(path: Path | str, home: Path | None = None) -> str:
     """How a file's path is kept in the database: relative to PAYERBOT_HOME when inside it, else absolute.
 
     Relative paths keep every link when the data folder moves; `from_stored` turns them back into paths.
+    A relative path is taken as one already stored (relative to PAYERBOT_HOME), so this is idempotent.
     """
     home = (home or payerbot_home()).resolve()
+    if not Path(path).is_absolute():
+        path = home / path
     absolute = Path(path).resolve()
     if absolute.is_relative_to(home):
         return absolute.relative_to(home).as_posix()

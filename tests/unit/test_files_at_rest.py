@@ -224,6 +224,7 @@ def test_stored_paths_are_relative_to_the_home_and_survive_a_move(folders, tmp_p
     home, _ = folders
     inside = home / "documents" / "meridian" / "abc.pdf"
     assert to_stored(inside) == "documents/meridian/abc.pdf"
+    assert to_stored("documents/meridian/abc.pdf") == "documents/meridian/abc.pdf"  # already stored: unchanged
     assert from_stored("documents/meridian/abc.pdf") == home / "documents" / "meridian" / "abc.pdf"
     outside = tmp_path / "elsewhere" / "x.pdf"
     assert to_stored(outside) == str(outside) and from_stored(str(outside)) == outside
