@@ -338,7 +338,8 @@ class AccountRunner:
     # -- claims -------------------------------------------------------------------------------------------
     def _claims(self, adapter: PortalAdapter, work: AccountWork, sink: FindingSink,
                 outcome: AccountOutcome) -> None:
-        todo = [c for c in work.claims if c.claim_number not in set(outcome.claims_done)]
+        done = set(outcome.claims_done)
+        todo = [c for c in work.claims if c.claim_number not in done]
         retry_later: list[ClaimQuery] = []
         state = {"failures": 0}
         for batch in batches(todo, work.batch_size):

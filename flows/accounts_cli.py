@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from typing import Annotated
 
@@ -12,19 +11,13 @@ from rich.table import Table
 
 from bots.credentials import CredentialStore
 from bots.findings import utc_now
-from workqueue.accounts import account_history, account_rows, clear_account, holder_is_dead, night_of
-from workqueue.db import get_engine, init_db, session_scope
+from workqueue.accounts import account_history, account_rows, clear_account, lease_is_live, night_of
+from workqueue.cli import current_actor, open_engine
+from workqueue.db import session_scope
 
 accounts_app = typer.Typer(help="Portal accounts: blocks after a login problem, tonight's logins, live runs.",
                            no_args_is_help=True)
 console = Console()
-
-
-def _actor() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "operator"
 
 
 def _state(row) -> str:
@@ -32,17 +25,13 @@ def _state(row) -> str:
         return "ok"
     if row.state == "blocked":
         return "blocked"
-    live = row.lease_run_id is not None and row.lease_expires_at and row.lease_expires_at > utc_now() \
-        and not holder_is_dead(row.lease_holder)
-    return f"working (run {row.lease_run_id})" if live else "ok"
+    return f"working (run {row.lease_run_id})" if lease_is_live(row) else "ok"
 
 
 @accounts_app.command("list")
 def accounts_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Every stored account and every account the work queue knows: state, why, tonight's logins."""
-    engine = get_engine()
-    init_db(engine)
-    with session_scope(engine) as session:
+    with session_scope(open_engine()) as session:
         rows = {(r.payer_id, r.account): r for r in account_rows(session)}
         keys = sorted(set(rows) | {(c.payer_id, c.account) for c in CredentialStore().all()})
         tonight = night_of(utc_now())
@@ -77,11 +66,9 @@ def accounts_clear(
     if not payer_id or not name:
         typer.echo("give the account as PAYER/ACCOUNT, e.g. meridian/main", err=True)
         raise typer.Exit(2)
-    engine = get_engine()
-    init_db(engine)
     try:
-        with session_scope(engine) as session:
-            closed = clear_account(session, payer_id, name, actor=_actor(), note=note)
+        with session_scope(open_engine()) as session:
+            closed = clear_account(session, payer_id, name, actor=current_actor(), note=note)
     except (LookupError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
@@ -93,8 +80,6 @@ def accounts_clear(
 def accounts_history(account: Annotated[str, typer.Argument(help="PAYER/ACCOUNT")]) -> None:
     """What happened to one account: blocks and clears, who and why."""
     payer_id, _, name = account.partition("/")
-    engine = get_engine()
-    init_db(engine)
-    with session_scope(engine) as session:
+    with session_scope(open_engine()) as session:
         for entry in account_history(session, payer_id, name):
             typer.echo(f"{entry.at:%Y-%m-%d %H:%M} {entry.actor}: {entry.action} - {entry.note or ''}")

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 
 from bots.findings import utc_now
 from workqueue.models import ACTIVE_STATUSES, AccountHistory, BotRun, PortalAccount, Task
+from workqueue.taskstore import close_task
 
 #: task kinds that mean a login went wrong: each blocks its account until an operator clears it
 LOGIN_PROBLEM_KINDS = ("login_failed", "account_locked", "mfa_required", "captcha_challenge", "portal_changed")
@@ -82,8 +83,6 @@ def clear_account(session: Session, payer_id: str, account: str, *, actor: str, 
 
     Returns the ids of the tasks it closed. Raises LookupError for an account that is not blocked.
     """
-    from workqueue.taskstore import close_task
-
     row = session.get(PortalAccount, (payer_id, account))
     if row is None or row.state != "blocked":
         raise LookupError(f"{payer_id}/{account} is not blocked")
@@ -146,6 +145,15 @@ class LeaseRefused:
         return f"held by live run {self.run_id} ({self.holder}){until}"
 
 
+def lease_is_live(row: PortalAccount, now: datetime | None = None) -> bool:
+    """Whether a run holds the account right now: a lease not expired whose process still runs."""
+    if row.lease_run_id is None:
+        return False
+    if row.lease_expires_at is not None and row.lease_expires_at <= (now or utc_now()):
+        return False
+    return not holder_is_dead(row.lease_holder)
+
+
 def acquire_lease(session: Session, payer_id: str, account: str, *, run_id: int, seconds: float,
                   holder: str | None = None) -> LeaseRefused | None:
     """Take the account for this run (compare-and-swap on the old holder); None when taken, else why not."""
@@ -158,9 +166,7 @@ def acquire_lease(session: Session, payer_id: str, account: str, *, run_id: int,
         session.rollback()
     row = session.get(PortalAccount, (payer_id, account))
     session.refresh(row)
-    expired = row.lease_run_id is None or row.lease_run_id == run_id or \
-        (row.lease_expires_at is not None and row.lease_expires_at <= now) or holder_is_dead(row.lease_holder)
-    if not expired:
+    if row.lease_run_id != run_id and lease_is_live(row, now):
         return LeaseRefused(row.lease_run_id, row.lease_holder, row.lease_expires_at)
     old = PortalAccount.__table__.c
     condition = (old.payer_id == payer_id) & (old.account == account)

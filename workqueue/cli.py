@@ -36,13 +36,15 @@ def _claims() -> None:
     """The practice's claims inventory."""  # a callback keeps `import` a sub-command even when alone
 
 
-def _engine():
+def open_engine():
+    """The work-queue database, brought to the newest schema."""
     engine = get_engine()
     init_db(engine)
     return engine
 
 
-def _actor() -> str:
+def current_actor() -> str:
+    """Who is at the terminal: the OS login name, recorded as the actor of CLI changes."""
     try:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name in some containers
@@ -58,7 +60,7 @@ def _fail(message: str) -> None:
 def claims_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="inventory CSV")]) -> None:
     """Import a claims inventory CSV: every row is checked first; one bad line and nothing is imported."""
     try:
-        with session_scope(_engine()) as session:
+        with session_scope(open_engine()) as session:
             report = import_claims(file, session)
     except InventoryError as exc:
         for message in exc.messages():
@@ -75,7 +77,7 @@ def claims_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Where each claim stands: status category, the payer's wording, paid, patient share, last and next check."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         rows = [claim_as_dict(c) for c in list_claims(session, payer_id=payer, category=status)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
@@ -99,7 +101,7 @@ def tasks_list(
     as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
 ) -> None:
     """List tasks by deadline."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         tasks = list_tasks(session, owner=owner, kind=kind, payer=payer, status=status, limit=limit)
         if as_json:
             typer.echo(json.dumps([task_as_dict(t, session) for t in tasks], indent=2, default=str))
@@ -116,7 +118,7 @@ def tasks_list(
 @tasks_app.command("show")
 def tasks_show(task_id: int = typer.Argument(..., help="task id")) -> None:
     """One task with its evidence and history."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         try:
             data = task_as_dict(get_task(session, task_id), session)
         except LookupError as exc:
@@ -143,9 +145,9 @@ def tasks_show(task_id: int = typer.Argument(..., help="task id")) -> None:
 @tasks_app.command("assign")
 def tasks_assign(task_id: int, owner: str) -> None:
     """Give a task to another owner."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         try:
-            assign(session, task_id, owner, actor=_actor())
+            assign(session, task_id, owner, actor=current_actor())
         except LookupError as exc:
             _fail(str(exc))
     typer.echo(f"task {task_id} -> {owner}")
@@ -155,9 +157,9 @@ def tasks_assign(task_id: int, owner: str) -> None:
 def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why it is done"),
                 cancel: bool = typer.Option(False, "--cancel", help="close as cancelled, not done")) -> None:
     """Close a task with a note."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         try:
-            close(session, task_id, actor=_actor(), note=note, status="cancelled" if cancel else "done")
+            close(session, task_id, actor=current_actor(), note=note, status="cancelled" if cancel else "done")
         except (LookupError, PermissionError) as exc:
             _fail(str(exc))
     typer.echo(f"task {task_id} closed")
@@ -166,9 +168,9 @@ def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why 
 @tasks_app.command("attach")
 def tasks_attach(task_id: int, file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Attach a records packet (PDF) to a records_request task."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         try:
-            packet = attach_packet(session, task_id, file, actor=_actor())
+            packet = attach_packet(session, task_id, file, actor=current_actor())
         except (LookupError, ValueError) as exc:
             _fail(str(exc))
     typer.echo(f"packet {packet.packet_id} attached (draft); queue it with: tasks queue-upload {task_id}")
@@ -177,9 +179,9 @@ def tasks_attach(task_id: int, file: Annotated[Path, typer.Argument(exists=True,
 @tasks_app.command("queue-upload")
 def tasks_queue_upload(task_id: int) -> None:
     """Queue the task's records packet for the next night's upload."""
-    with session_scope(_engine()) as session:
+    with session_scope(open_engine()) as session:
         try:
-            packet = queue_upload(session, task_id, actor=_actor())
+            packet = queue_upload(session, task_id, actor=current_actor())
         except LookupError as exc:
             _fail(str(exc))
     typer.echo(f"packet {packet.packet_id} queued")

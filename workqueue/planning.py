@@ -10,7 +10,7 @@ from sqlmodel import Session, col, func, select
 from bots.evidence import from_stored
 from bots.findings import ClaimQuery, utc_now
 from bots.findings import RecordsPacket as PacketFinding
-from workqueue.accounts import blocked_accounts, holder_is_dead
+from workqueue.accounts import blocked_accounts, lease_is_live
 from workqueue.config import load_rules
 from workqueue.models import Authorization, Claim, Document, PortalAccount, RecordsPacket, Task
 from workqueue.packets import set_packet_status
@@ -54,8 +54,7 @@ def _blocked(session: Session) -> dict[tuple[str, str], str]:
 def _leased_payers(session: Session, now: datetime) -> set[str]:
     """Payers with an account a live run holds right now (its packets may be mid-upload this very minute)."""
     rows = session.exec(select(PortalAccount).where(col(PortalAccount.lease_run_id).is_not(None))).all()
-    return {r.payer_id for r in rows
-            if r.lease_expires_at is not None and r.lease_expires_at > now and not holder_is_dead(r.lease_holder)}
+    return {r.payer_id for r in rows if lease_is_live(r, now)}
 
 
 def _unknown_outcomes(session: Session, now: datetime) -> list[str]:
