@@ -203,12 +203,16 @@ def test_worklist_orders_by_deadline_flags_due_dates_and_filters(page: Page, web
     page.get_by_label("Owner").select_option("billing-team")
     page.get_by_role("button", name="Filter").click()
     expect(page).to_have_url(re.compile(r"owner=billing-team"))
+    expect(page.locator("#tasks tbody tr")).to_have_count(3)
     assert _row_ids(page) == [i for i in expected if owners[i] == "billing-team"]
     assert len(_row_ids(page)) == 3
 
     page.get_by_label("Owner").select_option("")
     page.get_by_label("Kind").select_option("records_request")
     page.get_by_role("button", name="Filter").click()
+    # the filtered page replaces the current one: wait for it before reading its rows
+    expect(page).to_have_url(re.compile(r"kind=records_request"))
+    expect(page.locator("#tasks tbody tr")).to_have_count(1)
     assert _row_ids(page) == [i for i in expected if kinds[i] == "records_request"] == [web.ids["records_request"]]
 
     page.goto(web.url + "/?q=srch-77")  # reference numbers match case-insensitively
