@@ -72,6 +72,13 @@ class ClaimQuery(_Finding):
     date_of_service: date
     payer_claim_number: str | None = None
     billed_amount: Decimal | None = None
+    # Everything else the inventory knows: some portals search by name and birth date, NPI or amount.
+    patient_first_name: str | None = None
+    patient_last_name: str | None = None
+    patient_dob: date | None = None
+    procedure_codes: list[str] = Field(default_factory=list)
+    provider_npi: str | None = None
+    submitted_date: date | None = None
 
 
 class ClaimStatusFinding(_Finding):

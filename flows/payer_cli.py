@@ -149,7 +149,7 @@ def payer_show_trace(trace_file: Path) -> None:
 
 def _claim_query(claim_number: str | None):
     """The inventory's search keys for a claim, read from the work queue."""
-    from bots.findings import ClaimQuery
+    from workqueue.claims import claim_query
     from workqueue.db import get_engine, init_db, session_scope
     from workqueue.models import Claim
 
@@ -161,5 +161,4 @@ def _claim_query(claim_number: str | None):
         row = session.get(Claim, claim_number)
         if row is None:
             raise typer.BadParameter(f"claim {claim_number} is not in the inventory (payerbot claims import)")
-        return ClaimQuery(claim_number=row.claim_number, payer_id=row.payer_id, member_id=row.member_id,
-                          date_of_service=row.date_of_service, payer_claim_number=row.payer_claim_number)
+        return claim_query(row)

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from sqlmodel import Session, select
 
+from bots.findings import ClaimQuery
 from workqueue.models import Claim
 
 
@@ -33,3 +34,14 @@ def list_claims(session: Session, *, payer_id: str | None = None, category: str 
     if category:
         claims = [c for c in claims if c.status_category and c.status_category.startswith(category.upper())]
     return claims
+
+
+def claim_query(claim: Claim) -> ClaimQuery:
+    """Everything the inventory knows about a claim, as the search keys an adapter gets."""
+    return ClaimQuery(
+        claim_number=claim.claim_number, payer_id=claim.payer_id, member_id=claim.member_id,
+        date_of_service=claim.date_of_service, payer_claim_number=claim.payer_claim_number,
+        billed_amount=claim.billed_amount, patient_first_name=claim.patient_first_name,
+        patient_last_name=claim.patient_last_name, patient_dob=claim.patient_dob,
+        procedure_codes=[code for code in claim.procedure_codes.split(";") if code.strip()],
+        provider_npi=claim.provider_npi, submitted_date=claim.submitted_date)

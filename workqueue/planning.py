@@ -11,6 +11,7 @@ from bots.evidence import from_stored
 from bots.findings import ClaimQuery, utc_now
 from bots.findings import RecordsPacket as PacketFinding
 from workqueue.accounts import blocked_accounts, lease_is_live
+from workqueue.claims import claim_query
 from workqueue.config import load_rules
 from workqueue.models import Authorization, Claim, Document, PortalAccount, RecordsPacket, Task
 from workqueue.packets import set_packet_status
@@ -96,12 +97,7 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
                                     col(Claim.member_id).is_not(None), col(Claim.date_of_service).is_not(None))
         if not force:
             query = query.where((col(Claim.last_checked_at).is_(None)) | (col(Claim.last_checked_at) <= recent))
-        plan.claims[payer] = [
-            ClaimQuery(claim_number=c.claim_number, payer_id=payer, member_id=c.member_id,
-                       date_of_service=c.date_of_service, payer_claim_number=c.payer_claim_number,
-                       billed_amount=c.billed_amount)
-            for c in session.exec(query.order_by(Claim.claim_number)).all()
-        ]
+        plan.claims[payer] = [claim_query(c) for c in session.exec(query.order_by(Claim.claim_number)).all()]
         packets = session.exec(select(RecordsPacket).where(RecordsPacket.payer_id == payer,
                                                            col(RecordsPacket.status).in_(("queued", "unconfirmed")))
                                .order_by(RecordsPacket.created_at)).all()
