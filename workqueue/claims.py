@@ -43,5 +43,5 @@ def claim_query(claim: Claim) -> ClaimQuery:
         date_of_service=claim.date_of_service, payer_claim_number=claim.payer_claim_number,
         billed_amount=claim.billed_amount, patient_first_name=claim.patient_first_name,
         patient_last_name=claim.patient_last_name, patient_dob=claim.patient_dob,
-        procedure_codes=[code for code in claim.procedure_codes.split(";") if code.strip()],
+        procedure_codes=claim.code_list(),
         provider_npi=claim.provider_npi, submitted_date=claim.submitted_date)

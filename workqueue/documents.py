@@ -11,7 +11,7 @@ from sqlmodel import Session, select
 from bots.evidence import to_stored
 from bots.files import copy_private
 from bots.findings import CorrespondenceFinding
-from workqueue.letters import LetterFacts, pdf_text, read_letter
+from workqueue.letters import LetterFacts, pdf_text, read_letter, wording_for_payer
 from workqueue.models import Claim, Document
 from workqueue.paths import documents_dir, downloads_dir
 
@@ -78,6 +78,7 @@ def store_letter(session: Session, finding: CorrespondenceFinding
     Either way the browser's copy under downloads/ is removed: a letter is kept on disk once.
     """
     prov = finding.provenance
+    wording = wording_for_payer(prov.payer_id)  # a broken letters.toml fails here, before the download is touched
     source = Path(finding.file_path)
     sha = file_sha256(source)
     if known_document(session, prov.payer_id, finding.portal_document_id, sha) is not None:
@@ -89,7 +90,7 @@ def store_letter(session: Session, finding: CorrespondenceFinding
         copy_private(source, target)
     discard_download(source)
     text = pdf_text(target)
-    facts = read_letter(text, finding.title)
+    facts = read_letter(text, finding.title, wording)
     claim = find_claim(session, prov.payer_id, facts)
     if claim is not None and not claim.payer_claim_number and facts.payer_claim_number:
         claim.payer_claim_number = facts.payer_claim_number
