@@ -113,8 +113,11 @@ class PortalAdapter:
 
     @classmethod
     def implemented_capabilities(cls) -> set[str]:
-        """Capabilities this class really implements (overrides of the base methods)."""
-        return {name for name in CAPABILITIES if getattr(cls, name) is not getattr(PortalAdapter, name)}
+        """Capabilities this class really implements (overrides of the base methods that are not stubs)."""
+        from bots.stubs import is_stub  # a scaffolded method that only raises NotImplementedError is a TODO
+
+        return {name for name in CAPABILITIES
+                if getattr(cls, name) is not getattr(PortalAdapter, name) and not is_stub(getattr(cls, name))}
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
     def credentials_submitted(self) -> None:

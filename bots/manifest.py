@@ -1,4 +1,4 @@
-"""A payer's manifest (`payers/<id>/manifest.toml`): identity, portal, capabilities, limits, quality."""
+"""A payer's manifest (`payers/<id>/manifest.toml`): identity, portal, capabilities, limits."""
 
 from __future__ import annotations
 
@@ -32,7 +32,6 @@ class Manifest(BaseModel):
     mfa: Literal["none", "totp", "one_time_code"] = "none"
     max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
     batch_size: int = Field(default=25, ge=1, le=500)
-    quality: Literal["todo", "bronze", "silver", "gold"] = "todo"
     recheck_after_hours: int = Field(default=20, ge=0, le=24 * 366)
 
     @classmethod

@@ -23,10 +23,16 @@ REPO_ROOT = Path(payers.__file__).resolve().parent.parent
 
 @payer_app.command("list")
 def payer_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Registered payers with their capabilities and quality level."""
+    """Registered payers with their capabilities and the quality their last `payer check` derived."""
+    from bots.quality import last_check
+
+    # Quality is what the last conformance run proved (plus exemptions), never a self-declared mark.
+    checks = {pid: last_check(pid) for pid in registry()}
     rows = [{"id": pid, "name": cls.manifest.name, "portal_style": cls.manifest.portal_style,
-             "capabilities": list(cls.manifest.capabilities), "quality": cls.manifest.quality,
-             "max_sessions": cls.manifest.max_sessions, "mfa": cls.manifest.mfa}
+             "capabilities": list(cls.manifest.capabilities),
+             "quality": checks[pid]["level"] if checks[pid] else "unchecked",
+             "checked_at": checks[pid].get("checked_at") if checks[pid] else None,
+             "folder": str(cls.package_dir), "max_sessions": cls.manifest.max_sessions, "mfa": cls.manifest.mfa}
             for pid, cls in sorted(registry().items())]
     if as_json:
         print(json.dumps(rows, indent=2))
@@ -42,25 +48,35 @@ def payer_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None
 def payer_new(
     payer_id: str,
     name: Annotated[str, typer.Option(help="The payer's name as billers know it.")],
-    url: Annotated[str, typer.Option(help="The portal's login URL.")],
+    url: Annotated[str, typer.Option(help="The portal's ROOT URL, e.g. https://provider.acme.example/ (page "
+                                          "paths are joined onto it; not the login page).")],
     style: Annotated[str, typer.Option(help="server_rendered, single_page_app, clearinghouse or other.")]
     = "server_rendered",
     sandbox_portal: Annotated[str, typer.Option(help="Sandbox portal to test against.")] = "",
     mfa: Annotated[str, typer.Option(help="none, totp or one_time_code.")] = "totp",
+    into: Annotated[Path | None, typer.Option(help="Folder to create ID in (default: ./payers here; never "
+                                                   "the installed package).")] = None,
 ) -> None:
-    """Create payers/ID from the template (adapter, pages, manifest, status map, cases, checklist)."""
-    from flows.scaffold import ScaffoldError, create_payer
+    """Create DIR/ID from the template (adapter, pages, manifest, status map, cases, quality exemptions)."""
+    from flows.scaffold import ScaffoldError, create_payer, default_root, discovery_hint
 
     if payer_id in registry():
         console.print(f"[red]payer {payer_id!r} already exists[/]")
         raise typer.Exit(1)
     try:
-        folder = create_payer(payer_id, name=name, url=url, style=style, sandbox_portal=sandbox_portal, mfa=mfa)
+        folder = create_payer(payer_id, name=name, url=url, style=style, sandbox_portal=sandbox_portal, mfa=mfa,
+                              root=into or default_root())
     except ScaffoldError as error:
-        console.print(f"[red]{error}[/]")
+        console.print(str(error), style="red", soft_wrap=True, markup=False)
         raise typer.Exit(1) from error
-    console.print(f"Created {folder}. Next: fill in pages.py and adapter.py, map the wording in "
-                  f"status_map.toml, then `payerbot payer check {payer_id}` (docs/adding-a-payer.md).")
+    console.print(f"Created {folder}.", soft_wrap=True, markup=False)
+    hint = discovery_hint(folder.parent)
+    if hint:
+        # Outside the built-in folder a payer is found only through PAYERBOT_PAYERS (or an entry point).
+        console.print(f"To make it discovered: export {hint}  (os.pathsep-separated, add to any already set)",
+                      soft_wrap=True, markup=False)
+    console.print(f"Next: fill in pages.py and adapter.py, map the wording in status_map.toml, then "
+                  f"`payerbot payer check {payer_id}` (docs/adding-a-payer.md).", soft_wrap=True)
 
 
 @payer_app.command("check")

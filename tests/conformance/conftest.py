@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bots.registry import registry
+from tests.conformance.quality_plugin import *  # noqa: F403  (the quality level is derived from this run)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

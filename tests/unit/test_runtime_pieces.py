@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bots.credentials import Credential, CredentialStore, CredentialStoreError
-from bots.quality import RULES, achieved_level, checklist_template, load_checklist
+from bots.quality import RULES, derive_level, exemptions_template, load_exemptions
 from bots.redaction import MASK, Redactor
 from bots.registry import registry
 from bots.status_map import StatusMap, category_group, claim_status_categories
@@ -66,16 +66,16 @@ def test_redactor_masks_registered_values_and_secret_pairs(caplog) -> None:
 
 def test_quality_levels(tmp_path: Path) -> None:
     path = tmp_path / "quality.toml"
-    path.write_text(checklist_template())
-    checklist = load_checklist(path)
-    assert achieved_level(checklist) == "todo"
-    bronze = {r.id: ("done" if r.level == "bronze" else "todo") for r in RULES}
-    assert achieved_level(bronze) == "bronze"
-    silver = {r.id: ("done" if r.level != "gold" else {"exempt": "no such portal feature"}) for r in RULES}
-    assert achieved_level(silver) == "gold"
-    path.write_text('[rules]\nmanifest = "maybe"\n')
+    path.write_text(exemptions_template())
+    assert load_exemptions(path) == {}
+    assert derive_level(set(), {}) == "todo"
+    bronze = {r.id for r in RULES if r.level == "bronze"}
+    assert derive_level(bronze, {}) == "bronze"
+    silver = {r.id for r in RULES if r.level != "gold"}
+    assert derive_level(silver, {r.id: "no such portal feature" for r in RULES if r.level == "gold"}) == "gold"
+    path.write_text('[rules]\nmanifest = "done"\n')
     with pytest.raises(ValueError):
-        load_checklist(path)
+        load_exemptions(path)
 
 
 def test_registry_ids_match_folders() -> None:
@@ -89,8 +89,7 @@ def test_scaffold_creates_a_folder_and_refuses_an_existing_id(tmp_path: Path) ->
     assert {"adapter.py", "pages.py", "manifest.toml", "status_map.toml", "cases.toml", "quality.toml",
             "tests/test_acme_health.py", "__init__.py"} <= names
     assert "class AcmeHealthAdapter(PortalAdapter)" in (folder / "adapter.py").read_text()
-    checklist = load_checklist(folder / "quality.toml")
-    assert set(checklist.values()) == {"todo"}
+    assert load_exemptions(folder / "quality.toml") == {}
     with pytest.raises(ScaffoldError, match="already exists"):
         create_payer("acme_health", name="Again", url="https://x.example/", root=tmp_path)
     with pytest.raises(ScaffoldError):
