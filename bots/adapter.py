@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import ClassVar, NoReturn, Protocol
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin
 
-import pyotp
 from playwright.sync_api import BrowserContext, Page
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots.credentials import Credential
-from bots.errors import MfaRequired, PortalChanged, PortalError, PortalUnavailable
+from bots.errors import PortalChanged, PortalError
 from bots.evidence import EvidenceStore
 from bots.findings import (
     AuthorizationFinding,
@@ -29,8 +25,13 @@ from bots.findings import (
     RecordsPacket,
     UploadConfirmation,
 )
+from bots.kit.login import Login
+from bots.kit.paging import Paging
+from bots.kit.reading import Reading
+from bots.kit.waits import Waits
 from bots.manifest import CAPABILITIES, Manifest
 from bots.status_map import StatusMap
+from bots.urls import safe_url
 
 log = logging.getLogger("payerbot.adapter")
 
@@ -61,14 +62,12 @@ class PortalSession:
         return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
-def safe_url(url: str) -> str:
-    """A URL without its query string or fragment (queries can carry member ids and names)."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+class PortalAdapter(Waits, Login, Paging, Reading):
+    """Base class for payer adapters: the kit does the waiting, signing in, paging and reading.
 
-
-class PortalAdapter:
-    """Base class for payer adapters. Subclasses implement a subset of the capabilities."""
+    A payer declares its pages (interruptions, sign-in form) and implements the capabilities its
+    portal offers; each returns findings, never stores them.
+    """
 
     manifest: ClassVar[Manifest]
     status_map: ClassVar[StatusMap]
@@ -77,16 +76,9 @@ class PortalAdapter:
     def __init__(self, session: PortalSession):
         self.session = session
         self.page = session.page
+        self._watch_documents()
 
     # -- capabilities: override the ones the portal supports --------------------------------------------
-    def login(self) -> None:
-        """Log in with the session's credential, exactly once; raise LoginFailed on refusal."""
-        raise NotImplementedError
-
-    def is_logged_in(self) -> bool:
-        """Whether the current browser context already has a live portal session."""
-        raise NotImplementedError
-
     def check_claim_status(self, claim: ClaimQuery) -> ClaimStatusFinding:
         """Look one claim up and return its status (not found is a finding with category D0)."""
         raise NotImplementedError
@@ -113,55 +105,23 @@ class PortalAdapter:
 
     @classmethod
     def implemented_capabilities(cls) -> set[str]:
-        """Capabilities this class really implements (overrides of the base methods that are not stubs)."""
+        """Capabilities this class really implements (overrides of the base methods; a declared sign-in form)."""
         from bots.stubs import is_stub  # a scaffolded method that only raises NotImplementedError is a TODO
 
-        return {name for name in CAPABILITIES
-                if getattr(cls, name) is not getattr(PortalAdapter, name) and not is_stub(getattr(cls, name))}
+        found = {name for name in CAPABILITIES
+                 if getattr(cls, name) is not getattr(PortalAdapter, name) and not is_stub(getattr(cls, name))}
+        if cls.login_form is not None:
+            found.add("login")
+        return found
 
     # -- helpers for subclasses ---------------------------------------------------------------------------
     def credentials_submitted(self) -> None:
         """Call right before the click that sends the password: errors after it count as login attempts."""
         self.session.events.append("credentials_submitted")
 
-    #: attempts for one page load (a GET is safe to repeat), spaced ~0.3 s, 0.6 s (+ jitter)
-    GOTO_ATTEMPTS = 3
-
-    def goto(self, path: str) -> None:
-        """Open a portal page, trying a 5xx or network failure again a moment later; then PortalUnavailable."""
-        for attempt in range(1, self.GOTO_ATTEMPTS + 1):
-            try:
-                return self._goto_once(path)
-            except PortalUnavailable:
-                if attempt == self.GOTO_ATTEMPTS:
-                    raise
-                time.sleep(0.3 * 2 ** (attempt - 1) + random.uniform(0, 0.2))
-
-    def _goto_once(self, path: str) -> None:
-        try:
-            response = self.page.goto(self.session.url(path), wait_until="domcontentloaded")
-        except PlaywrightTimeout as exc:
-            raise PortalUnavailable(f"timed out opening {safe_url(self.session.url(path))}") from exc
-        except PlaywrightError as exc:
-            raise PortalUnavailable(f"could not open {safe_url(self.session.url(path))}") from exc
-        if response is not None and response.status >= 500:
-            raise PortalUnavailable(f"portal answered HTTP {response.status}", url=safe_url(response.url))
-
     def expect_one_of(self, outcomes: dict[str, str], *, timeout_ms: float = 10_000) -> str:
-        """Wait until one of several selectors is visible; return its key. None visible -> PortalChanged.
-
-        Portals answer a step in several ways (results, no results, an error banner, a logout);
-        naming every expected outcome keeps an unknown page from passing as an empty result.
-        """
-        combined = ", ".join(outcomes.values())
-        try:
-            self.page.locator(combined).first.wait_for(state="visible", timeout=timeout_ms)
-        except PlaywrightTimeout:
-            self.fail(PortalChanged, f"none of the expected outcomes appeared: {sorted(outcomes)}")
-        for key, selector in outcomes.items():
-            if self.page.locator(selector).first.is_visible():
-                return key
-        self.fail(PortalChanged, f"none of the expected outcomes is visible: {sorted(outcomes)}")
+        """`expect` under its old name, for adapters not yet rebuilt on the kit."""
+        return self.expect(outcomes, timeout_ms=timeout_ms)
 
     def text_of(self, selector: str, *, within: str | None = None) -> str:
         """The text of a required element; a missing one means the page changed."""
@@ -174,13 +134,6 @@ class PortalAdapter:
     def map_status(self, wording: str) -> str | None:
         """The X12 category for the portal's wording, or None (kept raw, becomes an operator task)."""
         return self.status_map.category(wording)
-
-    def totp_code(self) -> str:
-        """The current TOTP code from the stored seed."""
-        seed = self.session.credential.totp_seed
-        if seed is None:
-            self.fail(MfaRequired, "portal asks for an authenticator code and no TOTP seed is stored")
-        return pyotp.TOTP(seed.get_secret_value()).now()
 
     def provenance(self, raw_text: str | None = None, *, screenshot: bool = False) -> Provenance:
         """Provenance for a finding read from the current page."""

@@ -23,13 +23,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from playwright.sync_api import Download, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Response as PlaywrightResponse
 
-from bots.adapter import PortalAdapter, safe_url
 from bots.errors import PortalChanged, PortalError, PortalUnavailable
+from bots.urls import safe_url
+
+if TYPE_CHECKING:
+    from bots.adapter import PortalAdapter
 
 log = logging.getLogger("payerbot.downloads")
 

@@ -6,7 +6,9 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from bots import parsing
 
 
 def _aware(value: datetime) -> datetime:
@@ -16,6 +18,36 @@ def _aware(value: datetime) -> datetime:
 
 
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+
+
+def _text_parser(parse):
+    """A before-validator that parses portal text (a str) and leaves typed values alone."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+def _codes(value):
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return parsing.parse_codes(value)
+    return parsing.parse_codes(" ".join(value)) if isinstance(value, list | tuple) else value
+
+
+# The portal's own text is accepted wherever a typed value is: adapters pass what the page shows.
+Money = Annotated[Decimal | None, _text_parser(parsing.parse_money)]
+Day = Annotated[date | None, _text_parser(parsing.parse_date)]
+Count = Annotated[int | None, _text_parser(parsing.parse_int)]
+Codes = Annotated[list[str], BeforeValidator(_codes)]
+Text = Annotated[str | None, _text_parser(parsing.optional_text)]
+#: payment methods as portals spell them -> the X12 BPR04 codes billers know
+PAYMENT_METHODS = {"eft": "EFT", "electronic funds transfer": "EFT", "ach": "EFT", "chk": "CHK", "check": "CHK",
+                   "paper check": "CHK", "virtual card": "VCP"}
+PaymentMethod = Annotated[str | None, _text_parser(
+    lambda text: (lambda t: PAYMENT_METHODS.get(t.casefold(), t) if t else None)(parsing.optional_text(text)))]
+
+
+def _unique(values) -> list[str]:
+    return list(dict.fromkeys(values))
 
 
 def utc_now() -> datetime:
@@ -44,23 +76,32 @@ class Adjustment(_Finding):
 
     group_code: str
     carc: str
-    amount: Decimal
+    amount: Money
 
 
 class ServiceLine(_Finding):
     """One service line as the portal shows it."""
 
-    line_number: int
+    line_number: Annotated[int, _text_parser(parsing.parse_int)]
     procedure_code: str
-    service_date: date | None = None
-    units: int = 1
-    billed: Decimal | None = None
-    allowed: Decimal | None = None
-    paid: Decimal | None = None
-    patient_responsibility: Decimal | None = None
+    service_date: Day = None
+    units: Annotated[int, _text_parser(lambda text: parsing.parse_int(text) or 1)] = 1
+    billed: Money = None
+    allowed: Money = None
+    paid: Money = None
+    patient_responsibility: Money = None
     adjustments: list[Adjustment] = Field(default_factory=list)
-    carc_codes: list[str] = Field(default_factory=list)
-    rarc_codes: list[str] = Field(default_factory=list)
+    carc_codes: Codes = Field(default_factory=list, description="default: the adjustments' CARCs in order")
+    rarc_codes: Codes = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _codes_from_adjustments(cls, data):
+        if isinstance(data, dict) and "carc_codes" not in data and data.get("adjustments"):
+            adjustments = [a if isinstance(a, Adjustment) else Adjustment.model_validate(a)
+                           for a in data["adjustments"]]
+            data = {**data, "adjustments": adjustments, "carc_codes": _unique(a.carc for a in adjustments)}
+        return data
 
 
 class ClaimQuery(_Finding):
@@ -96,21 +137,35 @@ class ClaimStatusFinding(_Finding):
         default=None, description="the payer's reference for this answer: ICN, or the search reference "
         "when the claim is not on file"
     )
-    billed: Decimal | None = None
-    allowed: Decimal | None = None
-    paid: Decimal | None = None
-    patient_responsibility: Decimal | None = None
-    adjudication_date: date | None = None
-    payment_method: str | None = None
-    check_number: str | None = None
-    payment_date: date | None = None
-    pending_reason: str | None = None
-    carc_codes: list[str] = Field(default_factory=list)
-    rarc_codes: list[str] = Field(default_factory=list)
-    adjustments: list[Adjustment] = Field(default_factory=list)
+    billed: Money = None
+    allowed: Money = None
+    paid: Money = None
+    patient_responsibility: Money = None
+    adjudication_date: Day = None
+    payment_method: PaymentMethod = None
+    check_number: Text = None
+    payment_date: Day = None
+    pending_reason: Text = None
+    carc_codes: Codes = Field(default_factory=list, description="default: every line's CARCs, in order")
+    rarc_codes: Codes = Field(default_factory=list, description="default: every line's RARCs, in order")
+    adjustments: list[Adjustment] = Field(default_factory=list, description="default: every line's")
     service_lines: list[ServiceLine] = Field(default_factory=list)
-    crossover_payer: str | None = None
+    crossover_payer: Text = None
     provenance: Provenance
+
+    @model_validator(mode="before")
+    @classmethod
+    def _totals_from_lines(cls, data):
+        """Claim-level adjustments and codes default to the service lines' (what portals print per line)."""
+        if not isinstance(data, dict) or not data.get("service_lines"):
+            return data
+        lines = [line if isinstance(line, ServiceLine) else ServiceLine.model_validate(line)
+                 for line in data["service_lines"]]
+        data = {**data, "service_lines": lines}
+        data.setdefault("adjustments", [a for line in lines for a in line.adjustments])
+        data.setdefault("carc_codes", _unique(a.carc for line in lines for a in line.adjustments))
+        data.setdefault("rarc_codes", _unique(code for line in lines for code in line.rarc_codes))
+        return data
 
 
 class CorrespondenceFinding(_Finding):
@@ -158,17 +213,17 @@ class AuthorizationFinding(_Finding):
     auth_number: str
     member_id: str
     service: str
-    procedure_codes: list[str] = Field(default_factory=list)
-    provider: str | None = None
-    facility: str | None = None
+    procedure_codes: Codes = Field(default_factory=list)
+    provider: Text = None
+    facility: Text = None
     raw_status: str
     status: Literal["approved", "pended", "denied", "partially_approved"] | None = None
-    approved_units: int | None = None
-    used_units: int | None = None
-    start_date: date | None = None
-    end_date: date | None = None
-    requested_date: date | None = None
-    decision_date: date | None = None
+    approved_units: Count = None
+    used_units: Count = None
+    start_date: Day = None
+    end_date: Day = None
+    requested_date: Day = None
+    decision_date: Day = None
     provenance: Provenance
 
 

@@ -29,7 +29,11 @@ class Manifest(BaseModel):
     portal_style: Literal["server_rendered", "single_page_app", "clearinghouse", "other"] = "server_rendered"
     sandbox_portal: str | None = Field(default=None, description="path prefix of the sandbox portal, if any")
     capabilities: list[Capability]
-    mfa: Literal["none", "totp", "one_time_code"] = "none"
+    mfa: Literal["none", "totp", "email_code", "sms_code", "one_time_code"] = Field(
+        default="none", description="the second sign-in step: an authenticator (TOTP) code, or a code the "
+        "portal e-mails or texts (read by the account's code reader); one_time_code = either")
+    trusted_device: bool = Field(default=False, description="tick the portal's remember-this-device box, so a "
+                                 "saved session signs in again without a code")
     max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
     batch_size: int = Field(default=25, ge=1, le=500)
     recheck_after_hours: int = Field(default=20, ge=0, le=24 * 366)

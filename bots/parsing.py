@@ -72,3 +72,15 @@ def parse_codes(value: str | None) -> list[str]:
         if token not in codes:
             codes.append(token)
     return codes
+
+
+# "CO-45 $52.82; PR-3 $20.00" or "CO-45 $1,037.45 PR-3 $20.00": group code, CARC, amount
+_ADJUSTMENT = re.compile(r"\b(CO|PR|OA|PI|CR)-(\w+)\s+(\(?-?\$?[\d,]+\.\d{2}\)?)")
+_GROUP_CODE = re.compile(r"\b[A-Z]{2}-\w+")
+
+
+def parse_adjustments(value: str | None) -> list[dict[str, str]] | None:
+    """Adjustments as portals print them, in order; None when some of them do not read as one."""
+    text = clean_text(value)
+    found = [{"group_code": g, "carc": carc, "amount": amount} for g, carc, amount in _ADJUSTMENT.findall(text)]
+    return found if len(found) == len(_GROUP_CODE.findall(text)) else None
