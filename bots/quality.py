@@ -49,7 +49,8 @@ RULES: tuple[Rule, ...] = (
          ("test_declared_capabilities_match_implemented_methods",
           "test_uploading_adapters_can_find_their_submissions")),
     Rule("login-once", "bronze", "a refused login raises LoginFailed after exactly one attempt",
-         ("test_bad_login_raises_login_failed_after_one_attempt",)),
+         ("test_bad_login_raises_login_failed_after_one_attempt",
+          "test_login_problems_are_typed_errors_after_one_attempt")),
     Rule("status-map", "bronze", "every status wording the portal documents maps to an X12 category",
          ("test_claim_status_matches_cases",)),
     Rule("no-storage-imports", "bronze", "the adapter imports only bots (never workqueue, flows, prefect, sqlmodel)",
@@ -71,7 +72,8 @@ RULES: tuple[Rule, ...] = (
          ("test_har_case_matches_expectations", "test_unrecorded_request_aborts_with_a_typed_error",
           "test_recorded_har_holds_no_secrets")),
     Rule("transient-errors", "gold", "maintenance pages and 5xx raise PortalUnavailable; captchas CaptchaChallenge",
-         ("test_maintenance_is_portal_unavailable", "test_captcha_is_captcha_challenge")),
+         ("test_maintenance_is_portal_unavailable", "test_captcha_is_captcha_challenge",
+          "test_maintenance_or_5xx_at_login_sends_no_password", "test_session_ended_mid_run_is_session_expired")),
 )
 RULE_IDS = frozenset(rule.id for rule in RULES)
 
