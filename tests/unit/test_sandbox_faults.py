@@ -209,3 +209,18 @@ def test_cut_download_is_short_of_its_content_length():
             whole = client.get(link)
             assert whole.status_code == 200 and whole.content.startswith(b"%PDF-")
             assert int(whole.headers["content-length"]) == len(whole.content)
+
+
+def test_meridian_refuses_forms_without_the_session_token():
+    """The portal itself: a POST with a wrong CSRF token is refused with 403 (what real portals do)."""
+    with SandboxServer(seed=7, claims=10) as sandbox:
+        account = httpx.get(f"{sandbox.url}/_sandbox/meridian/accounts").json()[0]
+        with httpx.Client(base_url=sandbox.portal_url("meridian"), follow_redirects=True) as client:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("login").text)[1]
+            page = client.post("login", data={"csrf_token": token, "userid": account["username"],
+                                              "password": account["password"]})
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+            home = client.post("mfa", data={"csrf_token": token, "code": pyotp.TOTP(account["totp_seed"]).now()})
+            assert "Log out" in home.text
+            refused = client.post("claims/search", data={"csrf_token": "forged", "search_type": "icn", "icn": "X"})
+            assert refused.status_code == 403 and "Invalid or expired request token." in refused.text
