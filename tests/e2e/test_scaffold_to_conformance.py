@@ -91,8 +91,8 @@ def test_scaffolded_payer_filled_in_passes_the_suite_and_fails_typed_when_broken
 
     # A selector the portal no longer has: the suite fails, and it fails with PortalChanged.
     pages = (scaffolded / "pages.py").read_text()
-    assert 'status = "#claim-status"' in pages
-    (scaffolded / "pages.py").write_text(pages.replace('status = "#claim-status"', 'status = "#claim-state"'))
+    assert '"raw_status": "#claim-status"' in pages
+    (scaffolded / "pages.py").write_text(pages.replace('"raw_status": "#claim-status"', '"raw_status": "#claim-state"'))
     broken = payerbot("payer", "check", NEW_ID, env=company)
     assert broken.returncode != 0
     assert "PortalChanged" in broken.stdout
