@@ -43,8 +43,9 @@ CONDITIONAL_TESTS = {test: capability for capability, test in CAPABILITY_TESTS.i
                      if capability not in ("login", "check_claim_status")}
 
 RULES: tuple[Rule, ...] = (
-    Rule("manifest", "bronze", "manifest.toml is valid, its id is the folder name and unique; quality.toml is valid",
-         ("test_manifest_valid_and_id_unique", "test_quality_exemptions_are_valid")),
+    Rule("manifest", "bronze",
+         "manifest.toml is valid, its id is the folder name and unique; quality.toml and letters.toml are valid",
+         ("test_manifest_valid_and_id_unique", "test_quality_exemptions_are_valid", "test_letter_wording_is_valid")),
     Rule("capabilities-declared", "bronze", "the manifest lists exactly the capabilities the adapter implements",
          ("test_declared_capabilities_match_implemented_methods",
           "test_uploading_adapters_can_find_their_submissions")),

@@ -113,6 +113,14 @@ def test_quality_exemptions_are_valid(payer_id: str) -> None:
     assert set(exemptions) <= RULE_IDS and all(reason.strip() for reason in exemptions.values())
 
 
+def test_letter_wording_is_valid(payer_id: str) -> None:
+    """The payer's letters.toml (if any) loads: every pattern compiles with one group, every key is known."""
+    from workqueue.letters import load_letter_wording
+
+    wording = load_letter_wording(_folder(payer_id))  # raises LetterWordingError naming the file and key
+    assert wording.types, "letter types come from the shared defaults at least"
+
+
 # -- against the portal ----------------------------------------------------------------------------------
 def test_good_login_works(payer_id: str, fresh_sandbox, make_adapter) -> None:
     adapter = _logged_in(make_adapter, fresh_sandbox, payer_id)
