@@ -178,3 +178,9 @@ def _claim_query(claim_number: str | None):
         if row is None:
             raise typer.BadParameter(f"claim {claim_number} is not in the inventory (payerbot claims import)")
         return claim_query(row)
+
+
+# `payer record` lives in its own module (recording cases from a live portal).
+from flows.payer_record import payer_record  # noqa: E402
+
+payer_app.command("record")(payer_record)
