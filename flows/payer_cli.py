@@ -53,7 +53,7 @@ def payer_new(
     style: Annotated[str, typer.Option(help="server_rendered, single_page_app, clearinghouse or other.")]
     = "server_rendered",
     sandbox_portal: Annotated[str, typer.Option(help="Sandbox portal to test against.")] = "",
-    mfa: Annotated[str, typer.Option(help="none, totp or one_time_code.")] = "totp",
+    mfa: Annotated[str, typer.Option(help="none, totp, email_code or sms_code.")] = "totp",
     into: Annotated[Path | None, typer.Option(help="Folder to create ID in (default: ./payers here; never "
                                                    "the installed package).")] = None,
 ) -> None:
