@@ -1,8 +1,9 @@
 """Derive each payer's quality level from the conformance run: which tests passed, plus its exemptions.
 
-Hooked into tests/conformance/conftest.py. Per payer (the test's `payer_id`, or `har_payer` for the HAR
-replay tests) it records which test functions were generated and which passed, then prints
-`quality <payer>: <level> (...)` and writes the outcome to `$PAYERBOT_HOME/checks/<payer>.json`.
+Hooked into tests/conformance/conftest.py. Per payer (the test's `payer_id`, or `har_payer` / `site_payer`
+for the tests generated only for payers with a HAR or with site tests) it records which test functions were
+generated and which passed, then prints `quality <payer>: <level> (...)` and writes the outcome to
+`$PAYERBOT_HOME/checks/<payer>.json`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from bots.quality import QualityError, check_file, load_exemptions, proved_rules
 
 __all__ = ["pytest_itemcollected", "pytest_runtest_logreport", "pytest_sessionfinish", "pytest_terminal_summary"]
 
-PAYER_PARAMS = ("payer_id", "har_payer")
+PAYER_PARAMS = ("payer_id", "har_payer", "site_payer")
 
 # Module state for one pytest run (conftest plugins live for the whole session; there is one session).
 _TESTS: dict[str, tuple[str, str]] = {}  # node id -> (payer id, test function name)
