@@ -19,7 +19,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if marker:
             # Capability tests run for the payers that declare the capability (a subset is allowed).
             chosen = [p for p in chosen if marker.args[0] in registry()[p].manifest.capabilities]
-        metafunc.parametrize("payer_id", chosen)
+        cases = metafunc.definition.get_closest_marker("per_payer_cases")
+        if cases is None:
+            metafunc.parametrize("payer_id", chosen)
+            return
+        # Cases that depend on the payer (no MFA: no refused code to test): cases(adapter) -> {id: values}
+        names, build = cases.args
+        rows = [pytest.param(p, *values, id=f"{p}-{case}") for p in chosen
+                for case, values in build(registry()[p]).items()]
+        metafunc.parametrize(("payer_id", *names), rows)
 
 
 #: fixtures that start a sandbox portal: a check using one needs a live portal

@@ -200,11 +200,16 @@ def test_claim_status_matches_cases(payer_id: str, sandbox, make_adapter) -> Non
     assert problems == []
 
 
-LOGIN_PROBLEMS = [({"login_captcha": True}, CaptchaChallenge), ({"mfa_refuse": True}, MfaRequired),
-                  ({"login_layout": 2}, PortalChanged), ("locked", AccountLocked)]
+def _login_problems(adapter: type[PortalAdapter]) -> dict[str, tuple]:
+    """The sign-in problems a payer's portal can show (a refused code only where it asks for one)."""
+    cases = {"captcha": ({"login_captcha": True}, CaptchaChallenge), "new-page": ({"login_layout": 2}, PortalChanged),
+             "locked": ("locked", AccountLocked)}
+    if adapter.manifest.mfa != "none":
+        cases["mfa-refused"] = ({"mfa_refuse": True}, MfaRequired)
+    return cases
 
 
-@pytest.mark.parametrize(("fault", "error"), LOGIN_PROBLEMS, ids=["captcha", "mfa-refused", "new-page", "locked"])
+@pytest.mark.per_payer_cases(("fault", "error"), _login_problems)
 def test_login_problems_are_typed_errors_after_one_attempt(payer_id: str, fresh_sandbox, make_adapter,
                                                            fault, error) -> None:
     """A captcha at login, a refused code, an unknown sign-in page, a locked account: one attempt, typed."""
