@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -84,7 +85,12 @@ def payer_check(payer_id: str, verbose: Annotated[bool, typer.Option("--verbose"
     """Run the conformance suite for one payer (against its sandbox portal or recorded HAR)."""
     command = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "conformance"), "--payer", payer_id,
                "-p", "no:cacheprovider", "-q" if not verbose else "-v", "--no-header"]
-    result = subprocess.run(command, cwd=REPO_ROOT, check=False)
+    from bots.evidence import payerbot_home
+
+    # The suite runs in the repository; the check file it writes must land in *this* data folder,
+    # where `payer list` looks, not in one relative to the repository.
+    env = {**os.environ, "PAYERBOT_HOME": str(payerbot_home())}
+    result = subprocess.run(command, cwd=REPO_ROOT, check=False, env=env)
     raise typer.Exit(result.returncode)
 
 
