@@ -14,7 +14,9 @@ class Interruptions:
     Each is a CSS selector ('' when the portal has no such page). `signed_out` is what a page shows
     when the session ended (usually the sign-in form); `error_page` is the portal's generic error
     page (a changed or broken page, PortalChanged); `server_error` a banner a single-page app shows
-    for a failed request (PortalUnavailable).
+    for a failed request (PortalUnavailable). `dismiss` maps a modal the portal may throw over any
+    page (an idle-timeout warning, a survey) to the control that closes it: Playwright clicks it
+    whenever the modal blocks an action, so no step has to know about it.
     """
 
     maintenance: str = ""
@@ -22,6 +24,7 @@ class Interruptions:
     signed_out: str = ""
     error_page: str = ""
     server_error: str = ""
+    dismiss: dict[str, str] = field(default_factory=dict)
 
     def selectors(self, *, signed_out_ok: bool = False) -> dict[str, str]:
         """kind -> selector for the interruptions to watch for ('signed_out' left out during login)."""

@@ -32,12 +32,13 @@ class Paging:
             self.click(next_link, wanted, navigates=navigates, within=within, again_if_unanswered=not navigates)
         self.fail(PortalChanged, f"a list went on for more than {MAX_PAGES} pages")
 
-    def load_all(self, rows: str, more: str, *, within: Root | None = None) -> Locator:
-        """Click a 'Load more' button until it is gone; every row of the list, loaded."""
+    def load_all(self, rows: str, more: str, *, within: Root | None = None,
+                 until: Callable[[Locator], bool] | None = None) -> Locator:
+        """Click a 'Load more' button until it is gone (or `until(rows)` holds); every row of the list, loaded."""
         root = within or self.page
         found = root.locator(rows)
         for _ in range(MAX_PAGES):
-            if root.locator(more).count() == 0:
+            if root.locator(more).count() == 0 or (until is not None and until(found)):
                 return found
             before = found.count()
             root.locator(more).first.click()
@@ -54,8 +55,9 @@ class Paging:
         """(our row, rows looked at): the row whose `cell` reads `value`, over every page or load-more."""
         root = within or self.page
         seen = 0
-        if more:
-            self.load_all(rows, more, within=within)
+        if more:  # stop loading once our row is there
+            self.load_all(rows, more, within=within, until=lambda found: value in [
+                clean_text(text) for text in found.locator(cell).all_inner_texts()])
         for _page in (self.pages(next_link, answer, navigates=navigates, within=within) if next_link else [1]):
             texts = [clean_text(text) for text in root.locator(rows).locator(cell).all_inner_texts()]
             if value in texts:

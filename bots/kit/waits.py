@@ -47,7 +47,7 @@ class Waits:
     GOTO_ATTEMPTS = 3
 
     def _watch_documents(self) -> None:
-        """Note a 5xx document answer (also inside an iframe, which `goto` never sees)."""
+        """Note a 5xx document answer (also inside an iframe, which `goto` never sees); close declared modals."""
         self._server_error: int | None = None
 
         def note(response: Response) -> None:
@@ -55,6 +55,9 @@ class Waits:
                 self._server_error = response.status
 
         self.page.on("response", note)
+        for modal, close in self.interruptions.dismiss.items():
+            self.page.add_locator_handler(self.page.locator(modal),
+                                          lambda _modal, close=close: self.page.locator(close).click())
 
     # -- opening pages ------------------------------------------------------------------------------------
     def goto(self, path: str) -> None:

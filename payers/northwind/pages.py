@@ -1,128 +1,75 @@
-"""Northwind Mutual page objects: the SPA's data-testid selectors and readers for its rendered views."""
+"""Northwind Mutual page objects: the SPA's hash routes and data-testid selectors, in one place."""
 
 from __future__ import annotations
 
-import re
-from datetime import date
-
-from playwright.sync_api import Locator
-
-from bots.findings import Adjustment, ServiceLine
-from bots.parsing import clean_text, optional_text, parse_date, parse_int, parse_money
+from bots.errors import AccountLocked, LoginFailed
+from bots.kit import Interruptions, LoginForm, MfaForm
 
 
-def tid(name: str) -> str:
-    """A CSS selector for one `data-testid` (CSS, so several can be joined for `expect_one_of`)."""
-    return f'[data-testid="{name}"]'
+def tid(name: str, state: str = "") -> str:
+    """A CSS selector for one `data-testid` (the redesign renames every one: a changed portal)."""
+    return f'[data-testid="{name}"]{state}'
 
 
-# -- always possible: signed out by the server, or the maintenance banner ------------------------------
-LOGIN_FORM = tid("login-form")
-MAINTENANCE = tid("maintenance")
-SERVER_ERROR = tid("server-error")  # the SPA's banner for a 5xx or a failed request (kept in every layout)
-INTERRUPTIONS = {"login": LOGIN_FORM, "maintenance": MAINTENANCE, "server_error": SERVER_ERROR}
-
-# The idle-timer modal the SPA throws over the page; a locator handler dismisses it.
-TIMEOUT_MODAL = tid("session-timeout-modal")
-STAY_SIGNED_IN = tid("stay-signed-in")
-
-# -- sign in ----------------------------------------------------------------------------------------------
-NAV = tid("nav")
-APP_READY = {"signed_in": NAV, **INTERRUPTIONS}
-LOGIN_EMAIL, LOGIN_PASSWORD, LOGIN_SUBMIT = tid("login-email"), tid("login-password"), tid("login-submit")
-LOGIN_ERROR = tid("login-error") + ":visible"  # rendered hidden until the API refuses
-LOGIN_CAPTCHA = tid("login-captcha")
-AFTER_PASSWORD = {"code": tid("code-form"), "error": LOGIN_ERROR, "captcha": LOGIN_CAPTCHA,
-                  "maintenance": MAINTENANCE, "server_error": SERVER_ERROR}
-CODE_INPUT, CODE_SUBMIT, CODE_PROMPT = tid("code-input"), tid("code-submit"), tid("code-prompt")
-AFTER_CODE = {"signed_in": NAV, "error": tid("code-error") + ":visible", **INTERRUPTIONS}
-
-# -- claims -----------------------------------------------------------------------------------------------
-SEARCH_FORM = {"form": tid("claims-search-form"), **INTERRUPTIONS}
-SEARCH_MEMBER, SEARCH_DOS = tid("search-member-id"), tid("search-dos")
-SEARCH_CLAIM_NUMBER, SEARCH_SUBMIT = tid("search-claim-number"), tid("search-submit")
-SEARCH_OUTCOMES = {"results": tid("claim-results"), "none": tid("no-results"), "error": tid("search-error"),
-                   **INTERRUPTIONS}
-SEARCH_REFERENCE = tid("search-reference")
-NO_RESULTS_TEXT = tid("no-results-text")
-CARD, CARD_OPEN = tid("claim-card"), tid("claim-card-open")
-CARD_ACCOUNT, CARD_ICN = tid("claim-card-account"), tid("claim-card-icn")
-LOAD_MORE = tid("load-more") + ":visible"  # hidden once the API says has_more is false
-DETAIL = {"detail": tid("claim-detail"), "missing": tid("claim-not-found"), **INTERRUPTIONS}
-STATUS_CHIP, STATUS_DESCRIPTION = tid("claim-status"), tid("claim-status-description")
-COB_PREFIX = "Coordination of benefits: forwarded to "
-PAYMENT_METHODS = {"electronic funds transfer": "EFT", "paper check": "CHK"}
-
-# -- documents and authorizations ----------------------------------------------------------------------
-DOCUMENTS = {"list": tid("documents-list"), "empty": tid("documents-empty"), "error": tid("documents-error"),
-             **INTERRUPTIONS}
-DOCUMENT_ROW, DOCUMENT_DOWNLOAD = tid("document-row"), tid("document-download")
-AUTHORIZATIONS = {"list": tid("auths-table"), "empty": tid("auths-empty"), **INTERRUPTIONS}
-AUTH_ROW = tid("auth-row")
-AUTH_STATUSES = {"approved": "approved", "in review": "pended", "not approved": "denied",
-                 "approved with changes": "partially_approved"}
+def tids(**fields: str) -> dict[str, str]:
+    """field -> selector, from field=test id."""
+    return {field: tid(name) for field, name in fields.items()}
 
 
-def cell(root: Locator, name: str) -> str | None:
-    """The cleaned text of one test id inside `root`, or None when the element is absent."""
-    found = root.locator(tid(name))
-    return clean_text(found.first.inner_text()) if found.count() else None
+SHOWN = ":visible"  # the SPA renders its error lines and the load-more button hidden until needed
+INTERRUPTIONS = Interruptions(
+    maintenance=tid("maintenance"), captcha=tid("login-captcha", SHOWN), signed_out=tid("login-form"),
+    server_error=tid("server-error"),  # a 5xx or a failed request; the one test id every layout keeps
+    error_page=tid("app-error"),  # the SPA itself failed to render a view
+    dismiss={tid("session-timeout-modal"): tid("stay-signed-in")})  # the idle timer's modal, at any moment
+LOGIN = LoginForm(
+    path="#/login", home="", form=tid("login-form"), signed_in=tid("nav"), navigates=False,
+    fields={tid("login-email"): "username", tid("login-password"): "password"}, submit=tid("login-submit"),
+    refusals={tid("login-error", ":has-text('locked')"): AccountLocked, tid("login-error", SHOWN): LoginFailed},
+    # "Enter the code we sent to b***@...": the code is e-mailed (manifest mfa = "email_code")
+    mfa=MfaForm(form=tid("code-form"), code=tid("code-input"), submit=tid("code-submit"),
+                refused=tid("code-error", SHOWN)))
+LOAD_MORE = tid("load-more", SHOWN)  # hidden once the API says has_more is false
+REFERENCE = r"\bSR\d+\b"  # "Reference ID: SR01234567"
 
 
-def cells(root: Locator, names: list[str]) -> dict[str, str | None]:
-    """Several test ids at once: name -> text (None when absent)."""
-    return {name: cell(root, name) for name in names}
+class Claims:
+    """`#/claims`: claim number, or member ID + date of service (ISO); cards five at a time; `#/claims/<icn>`."""
+
+    path = "#/claims"
+    form, submit, error = tid("claims-search-form"), tid("search-submit"), tid("search-error")
+    number, member, dos = tid("search-claim-number"), tid("search-member-id"), tid("search-dos")
+    results, none, none_text = tid("claim-results"), tid("no-results"), tid("no-results-text")
+    reference, cards, account, open_card = (tid("search-reference"), tid("claim-card"), tid("claim-card-account"),
+                                            tid("claim-card-open"))
+    detail, missing = tid("claim-detail"), tid("claim-not-found")
+    fields = {**tids(patient_account="claim-detail-account", payer_claim_number="claim-detail-icn",
+                     raw_status="claim-status", billed="claim-billed", allowed="claim-allowed", paid="claim-paid",
+                     patient_responsibility="claim-patient-resp", adjudication_date="claim-processed-date",
+                     pending_reason="claim-pending-reason", payment_method="payment-method",
+                     check_number="payment-reference", payment_date="payment-date"),
+              "crossover_payer": (tid("claim-cob"), r"forwarded to\s+(.+)")}
+    lines, line, remark = tid("service-lines"), tid("service-line"), tid("line-remark")  # remarks: chips
+    columns = {"#": "line_number", "Code": "procedure_code", "Date": "service_date", "Units": "units",
+               "Billed": "billed", "Allowed": "allowed", "Paid": "paid", "Member owes": "patient_responsibility",
+               "Adjustments": "adjustments"}
 
 
-def reference_id(text: str | None) -> str | None:
-    """'Reference ID: SR01234567' -> 'SR01234567'."""
-    match = re.search(r"\bSR\d+\b", text or "")
-    return match.group(0) if match else None
+class Documents:
+    """`#/documents?since=YYYY-MM-DD`: ten letters at a time behind "Load more"."""
+
+    path, shown, empty, error = "#/documents", tid("documents-list"), tid("documents-empty"), tid("documents-error")
+    table, rows, download = tid("documents-list", " table"), tid("document-row"), tid("document-download")
+    columns = {"Document ID": "letter_id", "Title": "title", "Date": "date"}
 
 
-def display_date(text: str | None) -> date | None:
-    """The SPA prints dates like 'Nov 2, 2026'; an em dash means none."""
-    return parse_date(text)
+class Auths:
+    """`#/authorizations`: one table showing every field the detail view does."""
 
-
-DETAIL_FIELDS = ["claim-detail-icn", "claim-detail-account", "claim-billed", "claim-allowed", "claim-paid",
-                 "claim-patient-resp", "claim-processed-date", "claim-pending-reason", "claim-cob",
-                 "payment-method", "payment-reference", "payment-date"]
-
-
-def service_lines(detail: Locator) -> list[ServiceLine]:
-    """The service-line table of a claim detail, adjustments and remark codes included."""
-    lines = []
-    for row in detail.locator(tid("service-line")).all():
-        text = cells(row, ["line-number", "line-code", "line-dos", "line-units", "line-billed",
-                           "line-allowed", "line-paid", "line-patient-resp"])
-        adjustments = [
-            Adjustment(group_code=cell(adj, "adj-group") or "", carc=cell(adj, "adj-reason") or "",
-                       amount=parse_money(cell(adj, "adj-amount")))
-            for adj in row.locator(tid("line-adjustment")).all()
-        ]
-        carcs: list[str] = []
-        for adjustment in adjustments:
-            if adjustment.carc not in carcs:
-                carcs.append(adjustment.carc)
-        remarks = [clean_text(t) for t in row.locator(tid("line-remark")).all_inner_texts()]
-        lines.append(ServiceLine(
-            line_number=parse_int(text["line-number"]) or len(lines) + 1,
-            procedure_code=text["line-code"] or "",
-            service_date=display_date(text["line-dos"]),
-            units=parse_int(text["line-units"]) or 1,
-            billed=parse_money(text["line-billed"]),
-            allowed=parse_money(text["line-allowed"]),
-            paid=parse_money(text["line-paid"]),
-            patient_responsibility=parse_money(text["line-patient-resp"]),
-            adjustments=adjustments, carc_codes=carcs, rarc_codes=remarks,
-        ))
-    return lines
-
-
-def crossover_payer(text: str | None) -> str | None:
-    """'Coordination of benefits: forwarded to X' -> 'X'."""
-    text = optional_text(text)
-    if text and text.startswith(COB_PREFIX):
-        return text[len(COB_PREFIX):].strip() or None
-    return text
+    path, table, empty = "#/authorizations", tid("auths-table"), tid("auths-empty")
+    columns = {"Authorization": "auth_number", "Member": "member_id", "Service": "service",
+               "Codes": "procedure_codes", "Provider": "provider", "Facility": "facility", "Status": "raw_status",
+               "Approved": "approved_units", "Used": "used_units", "Valid from": "start_date",
+               "Valid to": "end_date", "Requested": "requested_date", "Decided": "decision_date"}
+    statuses = {"approved": "approved", "in review": "pended", "not approved": "denied",
+                "approved with changes": "partially_approved"}
