@@ -36,8 +36,9 @@ _LABELLED_JS = """(table) => Object.fromEntries([...table.querySelectorAll('tr')
   const cells = [...tr.children]; const pairs = [];
   for (let i = 0; i + 1 < cells.length; i += 2) { pairs.push([cells[i].innerText.trim(), cells[i + 1].innerText]); }
   return pairs; }))"""
-#: a letter row as an adapter yields it: (portal id, title, letter date text, the click that downloads it)
-LetterRow = tuple[str, str, str | None, Callable[[], None]]
+#: a letter row as an adapter yields it: (portal id, title, letter date text, the click that downloads it),
+#: optionally followed by the file name the list shows (the suggested name then; else the download's own)
+LetterRow = tuple[str, str, str | None, Callable[[], None]] | tuple[str, str, str | None, Callable[[], None], str]
 
 
 class Reading:
@@ -193,7 +194,7 @@ class Reading:
 
         findings, seen = [], set(known_ids)
         last_click = 0.0
-        for letter_id, title, date_text, click in rows:
+        for letter_id, title, date_text, click, *listed_name in rows:
             letter_date = parse_date(date_text)
             if not letter_id:
                 self.fail(PortalChanged, "a letter row has no document id")
@@ -210,6 +211,7 @@ class Reading:
             stored = download_letter(self, spaced, after_failure=self.check_interruptions)
             findings.append(CorrespondenceFinding(
                 portal_document_id=letter_id, title=title, letter_date=letter_date,
-                suggested_file_name=stored.suggested_filename, file_path=str(stored.path), sha256=stored.sha256,
+                suggested_file_name=next(filter(None, listed_name), stored.suggested_filename),
+                file_path=str(stored.path), sha256=stored.sha256,
                 provenance=self.provenance(title)))
         return findings

@@ -1,156 +1,74 @@
-"""ClaimBridge page objects: selectors per page and readers that turn its tables into plain dicts."""
+"""ClaimBridge page objects: sign-in, payer picker, workspace tabs and the claim search iframe, declared once."""
 
 from __future__ import annotations
 
-import re
+from bots.errors import AccountLocked, LoginFailed, PortalChanged
+from bots.kit import Interruptions, LoginForm
 
-from playwright.sync_api import Locator
-
-from bots.findings import Adjustment, ServiceLine
-from bots.parsing import clean_text, optional_text, parse_codes, parse_date, parse_int, parse_money
-
-
-class LoginPage:
-    """The sign-in form (it may also show up inside the claim search iframe after an idle expiry)."""
-
-    FORM = "form#cbLoginForm"
-    USERNAME = "#username"
-    PASSWORD = "#password"
-    SUBMIT = "#loginBtn"
-    ERROR = ".cb-alert-error"
-
-
-class PayerPicker:
-    """'Select a payer' after login: one button per payer the clearinghouse lists."""
-
-    LIST = "#cbPayerList"
-    ERROR = ".cb-alert-error"
+ALERT = ".cb-alert-error"  # the one red banner every ClaimBridge page (and the frame) uses for a refusal
+PICKER, WORKSPACE, TABS = "#cbPayerList", "#cbWorkspace", "nav#cbTabs"
+# `/workspace`: one server-rendered panel per tab, switched by the tab links
+PANELS = {"Claim Status": "#panel-claims", "Authorizations": "#panel-authorizations", "Letters": "#panel-letters"}
+DEFAULT_PAYER = "Lakeside Health Cooperative"  # when the credential names no `payer_name`
+# The sign-in form may also turn up inside the search iframe after an idle expiry; the kit looks there too.
+INTERRUPTIONS = Interruptions(maintenance="#cbMaintenance", captcha="#cbCaptcha, #cbLoginCaptcha",
+                              signed_out="form#cbLoginForm")
+LOGIN = LoginForm(
+    path="login", home="workspace", form="form#cbLoginForm", submit="#loginBtn",
+    fields={"#username": "username", "#password": "password"},
+    signed_in=f"{WORKSPACE}, {PICKER}",  # a sign-in lands on the picker; after_login picks the payer
+    refusals={f"{ALERT}:has-text('disabled'), {ALERT}:has-text('locked')": AccountLocked,
+              f"{ALERT}:has-text('login failed')": LoginFailed, ALERT: PortalChanged})
 
 
-class Workspace:
-    """The payer workspace: three tabs, each a server-rendered panel."""
 
-    ROOT = "#cbWorkspace"
-    TABS = "nav#cbTabs"
-    PANELS = {"Claim Status": "#panel-claims", "Authorizations": "#panel-authorizations",
-              "Letters": "#panel-letters"}
-    MAINTENANCE = "#cbMaintenance"
-    AUTH_TABLE = "table#authTable"
-    AUTH_NEXT = "a#authNext"
-    AUTH_PAGE = "#authPageInfo"
-    AUTH_DETAIL = "table#authDetail"
-    LETTER_TABLE = "table#letterTable"
-    LETTER_FROM = "#lettersFrom"
-    LETTER_APPLY = "#applyFilter"
-    LETTER_NEXT = "a#letterNext"
-    LETTER_PAGE = "#letterPageInfo"
+def pager(info: str):
+    """A list's answer per page number: its pager reading "Page N of M" (the old page stays up until then)."""
+    return lambda number: f"{info}:text-matches('^Page {number} of')"
 
 
-class SearchFrame:
-    """The claim status inquiry, served inside an iframe: form, results, detail, interstitials."""
+class Search:
+    """The claim status inquiry in `iframe#claimSearchFrame`: by ICN or by subscriber + service date."""
 
-    IFRAME = "iframe#claimSearchFrame"
-    FORM = "form#claimSearchForm"
-    ICN = "#payerClaimId"
-    SUBSCRIBER = "#subscriberId"
-    SERVICE_DATE = "#serviceDate"
-    SUBMIT = "#searchBtn"
-    FORM_ERROR = ".cb-alert-error"
-    TRANSACTION = "#txnId"
-    RESULTS = "table#claimResults"
-    NO_RESULTS = "#noResults"
-    ROWS = "table#claimResults tbody tr"
-    PAGE_INFO = "#pageInfo"
-    NEXT = "a#nextPage"
-    DETAIL = "#claimDetail"
-    CAPTCHA = "#cbCaptcha"
-    MAINTENANCE = "#cbMaintenance"
-    LOGIN = LoginPage.FORM
-
-    @staticmethod
-    def page_info(number: int) -> str:
-        """The pager once page `number` has loaded (the old page stays visible until then)."""
-        return f"{SearchFrame.PAGE_INFO}:text-matches('^Page {number} of')"
+    iframe, form, submit = "iframe#claimSearchFrame", "form#claimSearchForm", "#searchBtn"
+    icn, subscriber, service_date = "#payerClaimId", "#subscriberId", "#serviceDate"
+    results, rows, none, next = "table#claimResults", "table#claimResults tbody tr", "#noResults", "a#nextPage"
+    transaction = ("#txnId", r"Transaction ID:\s*(SR\d+)")  # printed by every search, found or not
+    account = {"Patient Control #": "account"}  # our claim number: a subscriber search lists 180 days of claims
+    page = pager("#pageInfo")
 
 
-# One round trip per table: header texts, cell texts and the first link of each row.
-_TABLE_JS = """(table) => {
-  const heads = [...table.querySelectorAll('thead th')].map(th => th.innerText.trim());
-  return [...table.querySelectorAll('tbody tr')].map(tr => {
-    const row = {}; [...tr.cells].forEach((td, i) => { row[heads[i] || ('col' + i)] = td.innerText; });
-    const link = tr.querySelector('a[href]'); row._href = link ? link.href : '';
-    return row; });
-}"""
-_LABELLED_JS = """(table) => Object.fromEntries([...table.querySelectorAll('tr')].flatMap(tr => {
-  const cells = [...tr.children]; const pairs = [];
-  for (let i = 0; i + 1 < cells.length; i += 2) {
-    pairs.push([cells[i].innerText.trim(), cells[i + 1].innerText]);
-  }
-  return pairs; }))"""
-_DETAIL_JS = """(root) => {
-  const text = id => { const el = root.querySelector('#' + id); return el ? el.innerText : null; };
-  const lines = root.querySelector('#serviceLines');
-  const heads = lines ? [...lines.querySelectorAll('thead th')].map(th => th.innerText.trim()) : [];
-  return {
-    icn: text('detailIcn'), pcn: text('detailPcn'), status: text('claimStatus'),
-    processed: text('processedDate'), pend: text('pendReason'), crossover: text('crossover'),
-    charges: text('totCharges'), allowed: text('totAllowed'), paid: text('totPaid'),
-    patient: text('totPatientResp'), pay_type: text('paymentType'),
-    pay_number: text('paymentNumber'), pay_date: text('paymentDate'),
-    lines: lines ? [...lines.querySelectorAll('tbody tr')].map(tr => {
-      const row = {}; [...tr.cells].forEach((td, i) => { row[heads[i]] = td.innerText; });
-      return row; }) : null,
-  };
-}"""
-_ADJUSTMENT = re.compile(r"\b(CO|PR|OA|PI|CR)-(\w+)\s+(\(?-?\$?[\d,]+\.\d{2}\)?)")
-PAYMENT_TYPES = {"electronic funds transfer": "EFT", "paper check": "CHK"}
+class Claim:
+    """`/frames/claims/{icn}`: summary, service lines, totals and payment, all inside `#claimDetail`."""
+
+    detail, lines = "#claimDetail", "#serviceLines"
+    fields = {"patient_account": "#detailPcn", "payer_claim_number": "#detailIcn", "raw_status": "#claimStatus",
+              "adjudication_date": "#processedDate", "pending_reason": "#pendReason", "billed": "#totCharges",
+              "allowed": "#totAllowed", "paid": "#totPaid", "patient_responsibility": "#totPatientResp",
+              # "Electronic Funds Transfer" / "Paper Check"; the trace or check number; the date
+              "payment_method": "#paymentType", "check_number": "#paymentNumber", "payment_date": "#paymentDate",
+              "crossover_payer": ("#crossover", r"Crossover:\s*(.+)")}
+    columns = {"Line": "line_number", "Procedure": "procedure_code", "Service Date": "service_date",
+               "Units": "units", "Charges": "billed", "Allowed": "allowed", "Paid": "paid",
+               "Patient Resp.": "patient_responsibility", "Adjustments": "adjustments", "Remark Codes": "rarc_codes"}
 
 
-def read_table(table: Locator) -> list[dict[str, str]]:
-    """Rows of a header-labelled table as dicts keyed by column header (plus '_href': the row's link)."""
-    return [{key: clean_text(value) if key != "_href" else value for key, value in row.items()}
-            for row in table.evaluate(_TABLE_JS)]
+class Letters:
+    """The Letters tab: a date filter and 15 letters a page; the list shows each letter's file name."""
+
+    since, apply, table, link = "#lettersFrom", "#applyFilter", "table#letterTable", "a.cb-download"
+    next, page = "a#letterNext", pager("#letterPageInfo")
+    columns = {"Document ID": "id", "Title": "title", "Letter Date": "date", "File Name": "file_name"}
 
 
-def read_labelled(table: Locator) -> dict[str, str]:
-    """A two-column (label, value) detail table as a dict."""
-    return {clean_text(k): clean_text(v) for k, v in table.evaluate(_LABELLED_JS).items()}
+class Auths:
+    """The Authorizations tab (10 a page) and `/workspace/authorizations/{auth}`, a label/value table."""
 
-
-def read_claim_detail(root: Locator) -> dict:
-    """The claim detail panel, raw text by field (None where an element is absent)."""
-    return root.evaluate(_DETAIL_JS)
-
-
-def parse_adjustments(text: str | None) -> list[Adjustment]:
-    """'CO-45 $1,037.45 PR-3 $20.00' -> Adjustment(group, CARC, amount) in the order shown."""
-    return [Adjustment(group_code=g, carc=carc, amount=parse_money(amount))
-            for g, carc, amount in _ADJUSTMENT.findall(clean_text(text))]
-
-
-def parse_service_line(row: dict[str, str]) -> ServiceLine:
-    """One row of the Service Lines table."""
-    adjustments = parse_adjustments(row["Adjustments"])
-    return ServiceLine(
-        line_number=parse_int(row["Line"]) or 0, procedure_code=clean_text(row["Procedure"]),
-        service_date=parse_date(row["Service Date"]), units=parse_int(row["Units"]) or 1,
-        billed=parse_money(row["Charges"]), allowed=parse_money(row["Allowed"]),
-        paid=parse_money(row["Paid"]), patient_responsibility=parse_money(row["Patient Resp."]),
-        adjustments=adjustments,
-        carc_codes=unique(a.carc for a in adjustments), rarc_codes=parse_codes(row["Remark Codes"]),
-    )
-
-
-def crossover_payer(text: str | None) -> str | None:
-    """'Crossover: Medigap Plan F (synthetic)' -> 'Medigap Plan F (synthetic)'."""
-    value = optional_text(text)
-    return optional_text(value.split(":", 1)[1]) if value and ":" in value else None
-
-
-def unique(values) -> list[str]:
-    """Values without repeats, first occurrence order kept."""
-    seen: list[str] = []
-    for value in values:
-        if value not in seen:
-            seen.append(value)
-    return seen
+    table, next, page, detail = "table#authTable", "a#authNext", pager("#authPageInfo"), "table#authDetail"
+    labels = {"Authorization #": "auth_number", "Member ID": "member_id", "Service": "service",
+              "Procedure Codes": "procedure_codes", "Servicing Provider": "provider", "Facility": "facility",
+              "Status": "raw_status", "Units Approved": "approved_units", "Units Used": "used_units",
+              "Effective From": "start_date", "Effective Through": "end_date", "Request Date": "requested_date",
+              "Decision Date": "decision_date"}
+    statuses = {"certified": "approved", "pended": "pended", "not certified": "denied",
+                "modified": "partially_approved"}
