@@ -53,7 +53,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def _needs_live_portal(item: pytest.Item) -> str | None:
     """The payer of a sandbox-using item whose manifest names no sandbox portal (it cannot run offline)."""
     payer_id = getattr(item, "callspec", None) and item.callspec.params.get("payer_id")
-    if not payer_id or not set(LIVE_PORTAL_FIXTURES) & set(getattr(item, "fixturenames", ())):
+    if not isinstance(payer_id, str) or not set(LIVE_PORTAL_FIXTURES) & set(getattr(item, "fixturenames", ())):
         return None
     return None if registry()[payer_id].manifest.sandbox_portal else payer_id
 
