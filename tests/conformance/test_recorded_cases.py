@@ -105,6 +105,9 @@ class Replay:
                                 base_url=base_url, evidence=EvidenceStore(work / "evidence"),
                                 download_dir=work / "downloads")
         self.adapter: PortalAdapter = registry()[payer_id](session)
+        # Recorded answers arrive at once: the kit's waits need not allow for a slow portal either,
+        # so a selector the page lacks fails within a second or two, not after a time-out per case.
+        self.adapter.wait_ms = REPLAY_TIMEOUT_MS
 
     @property
     def misses(self) -> list[str]:
