@@ -87,7 +87,7 @@ class Waits:
         if response is not None and response.status >= 500:
             self._raise_if_maintenance()
             raise PortalUnavailable(f"portal answered HTTP {response.status}", url=safe_url(response.url))
-        self._server_error = None
+        # (a 5xx an iframe got while this page loaded stays noted: the next wait reports it)
 
     def open(self, path: str, outcomes: Outcomes, **options) -> str:
         """Open a page and wait for one of its answers (see `expect`)."""
