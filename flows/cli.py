@@ -18,6 +18,7 @@ from bots.credentials import Credential, CredentialStore, CredentialStoreError
 from bots.files import private_umask
 from bots.redaction import install as install_redactor
 from flows.accounts_cli import accounts_app
+from flows.export_cli import export_app
 from flows.payer_cli import payer_app
 from workqueue.cli import claims_app, tasks_app
 
@@ -32,6 +33,7 @@ app.add_typer(tasks_app, name="tasks")
 app.add_typer(credentials_app, name="credentials")
 app.add_typer(payer_app, name="payer")
 app.add_typer(accounts_app, name="accounts")
+app.add_typer(export_app, name="export")
 console = Console()
 
 
