@@ -81,10 +81,17 @@ def payer_new(
 
 
 @payer_app.command("check")
-def payer_check(payer_id: str, verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Run the conformance suite for one payer (against its sandbox portal or recorded HAR)."""
+def payer_check(
+    payer_id: str,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
+    only: Annotated[str | None, typer.Option(
+        help="Run only the checks whose names match (a pytest -k expression, e.g. \"claim_status\"), while "
+             "repairing; a partial run does not change the payer's recorded quality.")] = None,
+) -> None:
+    """Run the conformance suite for one payer (against its sandbox portal or recorded cases)."""
     command = [sys.executable, "-m", "pytest", str(REPO_ROOT / "tests" / "conformance"), "--payer", payer_id,
-               "-p", "no:cacheprovider", "-q" if not verbose else "-v", "--no-header"]
+               "-p", "no:cacheprovider", "-q" if not verbose else "-v", "--no-header",
+               *(["-k", only] if only else [])]
     from bots.evidence import payerbot_home
 
     # The suite runs in the repository; the check file it writes must land in *this* data folder,

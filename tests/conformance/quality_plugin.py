@@ -99,7 +99,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         report["errors"] = errors + report["errors"]
         report["failed_tests"] = sorted(_FAILED[payer])
         report["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        _write_owner_only(check_file(payer), json.dumps(report, indent=2) + "\n")
+        # A run narrowed with -k (`payer check --only`) proves only part of the rules: shown, not recorded.
+        report["partial"] = bool(session.config.getoption("keyword", default=""))
+        if not report["partial"]:
+            _write_owner_only(check_file(payer), json.dumps(report, indent=2) + "\n")
         _REPORTS.append(report)
     if any(report["errors"] for report in _REPORTS) and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -110,4 +113,5 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if _REPORTS:
         terminalreporter.section("quality")
         for report in _REPORTS:
-            terminalreporter.write_line(summary_line(report))
+            terminalreporter.write_line(summary_line(report) + (" [partial run: not recorded]"
+                                                                 if report.get("partial") else ""))

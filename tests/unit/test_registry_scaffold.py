@@ -347,9 +347,11 @@ def test_plugin_prints_and_stores_each_payers_quality(tmp_path: Path) -> None:
     """The static conformance checks alone prove some bronze rules; the level stays todo, files owner-only."""
     env = {**os.environ, "PAYERBOT_HOME": str(tmp_path / "home")}
     env.pop(ENV_VAR, None)
-    run = subprocess.run([sys.executable, "-m", "pytest", str(CONFORMANCE / "test_conformance.py"), "-q",
-                          "-p", "no:cacheprovider", "--payer", "meridian", "--payer", "northwind",
-                          "-k", "manifest_valid or imports_only_bots or quality_exemptions or letter_wording"],
+    static = [f"{CONFORMANCE / 'test_conformance.py'}::{name}" for name in (
+        "test_manifest_valid_and_id_unique", "test_adapter_imports_only_bots", "test_quality_exemptions_are_valid",
+        "test_letter_wording_is_valid")]
+    run = subprocess.run([sys.executable, "-m", "pytest", *static, "-q",
+                          "-p", "no:cacheprovider", "--payer", "meridian", "--payer", "northwind"],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert ("quality meridian: todo (proved: 2 rules, exempt: 0, not proved: capabilities-declared, login-once"
@@ -362,6 +364,14 @@ def test_plugin_prints_and_stores_each_payers_quality(tmp_path: Path) -> None:
     assert stat.S_IMODE((checks / "meridian.json").stat().st_mode) == 0o600
     assert stored["level"] == "todo" and stored["proved"] == ["manifest", "no-storage-imports"]
     assert stored["exempt"] == {} and stored["errors"] == [] and "checked_at" in stored
+    # A run narrowed with -k (`payer check --only`) is shown but never replaces the recorded check.
+    partial_home = tmp_path / "partial"
+    partial = subprocess.run([sys.executable, "-m", "pytest", static[0], "-q", "-p", "no:cacheprovider",
+                              "--payer", "meridian", "-k", "manifest_valid"], cwd=REPO,
+                             env={**env, "PAYERBOT_HOME": str(partial_home)}, capture_output=True, text=True,
+                             timeout=300, check=False)
+    assert partial.returncode == 0 and "[partial run: not recorded]" in partial.stdout, partial.stdout[-2000:]
+    assert not (partial_home / "checks" / "meridian.json").exists()
 
 
 def test_payer_list_shows_the_last_check_or_unchecked(tmp_path: Path, monkeypatch) -> None:
