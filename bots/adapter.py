@@ -119,10 +119,6 @@ class PortalAdapter(Waits, Login, Paging, Reading):
         """Call right before the click that sends the password: errors after it count as login attempts."""
         self.session.events.append("credentials_submitted")
 
-    def expect_one_of(self, outcomes: dict[str, str], *, timeout_ms: float = 10_000) -> str:
-        """`expect` under its old name, for adapters not yet rebuilt on the kit."""
-        return self.expect(outcomes, timeout_ms=timeout_ms)
-
     def text_of(self, selector: str, *, within: str | None = None) -> str:
         """The text of a required element; a missing one means the page changed."""
         root = self.page.locator(within) if within else self.page

@@ -22,7 +22,7 @@ from bots.findings import (
     UploadConfirmation,
 )
 from bots.kit.waits import Root
-from bots.parsing import clean_text, optional_text, parse_adjustments
+from bots.parsing import clean_text, optional_text, parse_adjustments, parse_date
 
 # One round trip per table: header texts, cell texts and the first link of each row.
 _TABLE_JS = """(table) => {
@@ -190,8 +190,6 @@ class Reading:
     def letters(self, rows: Iterable[LetterRow], known_ids: set[str], *,
                 since: date | None = None) -> list[CorrespondenceFinding]:
         """Download each letter not known yet, once (bots.downloads: capped, checked, retried, stored by hash)."""
-        from bots.parsing import parse_date
-
         findings, seen = [], set(known_ids)
         last_click = 0.0
         for letter_id, title, date_text, click, *listed_name in rows:
