@@ -9,9 +9,11 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from workqueue.claims import claim_as_dict, list_claims
+from workqueue.claimview import claim_detail, search_claims
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.inventory import InventoryError, import_claims
 from workqueue.tasks import (
@@ -88,6 +90,94 @@ def claims_list(
                       row["paid"] or "", row["patient_responsibility"] or "", (row["last_checked_at"] or "")[:16],
                       (row["next_check_at"] or "")[:16])
     console.print(table)
+
+
+def _add_plain(table: Table, *values: object) -> None:
+    """A table row shown as typed: brackets in a portal's wording or a name are not rich markup."""
+    table.add_row(*(escape("" if v is None else str(v)) for v in values))
+
+
+@claims_app.command("search")
+def claims_search(
+    text: Annotated[str, typer.Argument(help="claim number, payer claim number, member id or patient name")],
+    limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Find claims by claim number, payer claim number (ICN), member id (exact or the start) or patient name."""
+    with session_scope(open_engine()) as session:
+        claims = search_claims(session, text, limit=limit)
+    rows = [{"claim_number": c.claim_number, "payer_id": c.payer_id, "payer_name": c.payer_name,
+             "patient_last_name": c.patient_last_name, "patient_first_name": c.patient_first_name,
+             "member_id": c.member_id, "payer_claim_number": c.payer_claim_number,
+             "date_of_service": c.date_of_service.isoformat() if c.date_of_service else None,
+             "status_category": c.status_category, "raw_status": c.raw_status} for c in claims]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("claim", "payer", "patient", "member id", "payer claim number", "date of service", "status",
+                  title=f"{len(rows)} claim(s)")
+    for row in rows:
+        patient = ", ".join(p for p in (row["patient_last_name"], row["patient_first_name"]) if p)
+        status = " ".join(p for p in (row["status_category"], row["raw_status"]) if p)
+        _add_plain(table, row["claim_number"], row["payer_id"], patient, row["member_id"] or "",
+                      row["payer_claim_number"] or "", row["date_of_service"] or "", status)
+    console.print(table)
+
+
+@claims_app.command("show")
+def claims_show(
+    claim: Annotated[str, typer.Argument(help="the practice's claim number")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """One claim: its current status, every status the bots read, its tasks, letters and uploads."""
+    with session_scope(open_engine()) as session:
+        detail = claim_detail(session, claim)
+    if detail is None:
+        _fail(f"no claim {claim}")
+    if as_json:
+        typer.echo(json.dumps(detail, indent=2))
+        return
+    info, status = detail["claim"], detail["status"]
+    facts = Table(show_header=False, title=f"Claim {info['claim_number']}")
+    category = (status["category"] or "unmapped") if status["raw_status"] else "not checked yet"
+    if status["meaning"]:
+        category = f"{category} ({status['meaning']})"
+    for key, value in (
+            ("payer", info["payer_id"] + (f" ({info['payer_name']})" if info["payer_name"] else "")),
+            ("patient", info["patient_name"]), ("member id", info["member_id"]),
+            ("date of service", info["date_of_service"]), ("billed", info["billed_amount"]),
+            ("procedure codes", ", ".join(info["procedure_codes"])),
+            ("payer claim number", info["payer_claim_number"]),
+            ("status", category), ("payer said", status["raw_status"]), ("reference", status["reference_number"]),
+            ("paid", status["paid"]), ("patient responsibility", status["patient_responsibility"]),
+            ("check/EFT number", status["check_number"]), ("paid on", status["payment_date"]),
+            ("last checked (UTC)", (status["last_checked_at"] or "")[:16]),
+            ("next check (UTC)", (status["next_check_at"] or "")[:16] or ("none: finalized"
+                                                                         if status["finalized"] else ""))):
+        _add_plain(facts, key, str(value or ""))
+    console.print(facts)
+    timeline = Table("read (UTC)", "run", "category", "payer said", "reference", "paid", "CARC",
+                     title="Status findings")
+    for f in detail["findings"]:
+        _add_plain(timeline, (f["observed_at"] or "")[:16], str(f["run_id"] or ""),
+                         " – ".join(p for p in (f["category"] or "unmapped", f["meaning"] or "") if p),
+                         f["raw_status"], f["reference_number"] or "", f["paid"] or "", ", ".join(f["carc_codes"]))
+    console.print(timeline)
+    tasks = Table("id", "kind", "title", "owner", "status", "deadline", "reference", title="Tasks")
+    for t in detail["tasks"]:
+        _add_plain(tasks, str(t["id"]), t["kind"], t["title"], t["owner"], t["status"], t["deadline"] or "",
+                      t["reference_number"] or "")
+    console.print(tasks)
+    documents = Table("id", "letter date", "type", "title", "due", "reference", title="Letters")
+    for d in detail["documents"]:
+        _add_plain(documents, str(d["id"]), d["letter_date"] or "", d["doc_type"], d["title"], d["due_date"] or "",
+                          d["reference_number"] or "")
+    console.print(documents)
+    uploads = Table("packet", "task", "file", "status", "confirmation", "uploaded (UTC)", title="Uploads")
+    for u in detail["uploads"]:
+        _add_plain(uploads, u["packet_id"], str(u["task_id"]), u["original_file_name"], u["status"],
+                        u["confirmation_number"] or "", (u["uploaded_at"] or "")[:16])
+    console.print(uploads)
 
 
 @tasks_app.command("list")
