@@ -20,7 +20,8 @@ from bots.redaction import install as install_redactor
 from flows.accounts_cli import accounts_app
 from flows.export_cli import export_app
 from flows.payer_cli import payer_app
-from workqueue.cli import claims_app, tasks_app
+from flows.users_cli import audit_command, users_app
+from workqueue.cli import claims_app, open_engine, tasks_app
 
 app = typer.Typer(help="Robots that work payer portals overnight and hand billers a worklist.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -34,6 +35,8 @@ app.add_typer(credentials_app, name="credentials")
 app.add_typer(payer_app, name="payer")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(export_app, name="export")
+app.add_typer(users_app, name="users")
+app.command("audit")(audit_command)
 console = Console()
 
 
@@ -100,13 +103,24 @@ def sandbox(
 
 @app.command()
 def web(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8765,
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    host: Annotated[str, typer.Option(help="Address to listen on; beyond 127.0.0.1 only once users exist.")]
+    = "127.0.0.1",
 ) -> None:
-    """Serve the biller worklist in a browser (loopback only: it shows claim data and has no login)."""
+    """Serve the web worklist: sign-in, tasks, claims, dashboard, exports, operator and admin pages."""
     from workqueue.web import serve
+    from workqueue.web.app import enabled_users
+    from workqueue.web.settings import WebSettingsError
 
-    console.print(f"Worklist on http://127.0.0.1:{port}/")
-    serve(host="127.0.0.1", port=port)
+    engine = open_engine()
+    if enabled_users(engine) == 0:
+        console.print("No users yet: add one first, e.g. [bold]payerbot users add YOURNAME --role admin[/]")
+    console.print(f"Worklist on http://{host}:{port}/ (sign in at /login)")
+    try:
+        serve(host=host, port=port)
+    except (ValueError, WebSettingsError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()

@@ -18,6 +18,8 @@ ACTIVE_STATUSES = ("open", "in_progress", "waiting_on_payer")
 # up in the portal's own submission history before anything is sent again.
 PACKET_STATUSES = ("draft", "queued", "uploading", "unconfirmed", "uploaded", "failed")
 ACCOUNT_STATES = ("ok", "blocked")
+# Each role can do everything the roles before it can.
+USER_ROLES = ("biller", "operator", "admin")
 
 
 def _when(**kwargs: Any) -> Any:
@@ -113,6 +115,7 @@ class Task(SQLModel, table=True):
     updated_at: datetime = _when(default_factory=utc_now)
     closed_reason: str | None = None
     closed_by: str | None = None  # "bot" or a user: the bot reopens only what it closed itself
+    snoozed_until: date | None = None  # a biller's snooze: out of the worklist until this day
 
 
 class TaskHistory(SQLModel, table=True):
@@ -258,3 +261,58 @@ class AccountHistory(SQLModel, table=True):
     actor: str = "bot"
     action: str
     note: str | None = None
+
+
+class WebUser(SQLModel, table=True):
+    """A person who signs in to the web worklist: a role, a team, an argon2 password hash (never the password)."""
+
+    __tablename__ = "web_user"
+
+    name: str = Field(primary_key=True)
+    role: str = "biller"  # one of USER_ROLES
+    team: str | None = None  # the owner name their team's tasks carry, e.g. denials-team
+    password_hash: str
+    disabled: bool = False
+    created_at: datetime = _when(default_factory=utc_now)
+    updated_at: datetime = _when(default_factory=utc_now)
+    last_sign_in_at: datetime | None = _when(default=None)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser: stored by the hash of its cookie, so the table alone signs nobody in."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True)
+    user_name: str = Field(foreign_key="web_user.name", index=True)
+    csrf_token: str
+    created_at: datetime = _when(default_factory=utc_now)
+    last_seen_at: datetime = _when(default_factory=utc_now)
+    address: str | None = None
+
+
+class SignInThrottle(SQLModel, table=True):
+    """Recent failed sign-ins per user name and per address; past the limit, sign-in waits (same for unknown names)."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: str = Field(primary_key=True)  # "name:<lowercased name>" or "address:<ip>"
+    failures: int = 0
+    first_failure_at: datetime = _when(default_factory=utc_now)
+    locked_until: datetime | None = _when(default=None)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only record of who saw or changed what, when and from where (HIPAA 164.312(b)); never updated."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when(default_factory=utc_now, index=True)
+    actor: str = Field(index=True)
+    role: str | None = None
+    action: str = Field(index=True)  # view, change, export, sign_in, sign_in_refused, sign_out, ...
+    object_type: str  # task, claim, letter, screenshot, packet, export, worklist, user, account, ...
+    object_id: str | None = Field(default=None, index=True)
+    detail: str | None = Field(default=None, sa_type=Text)
+    source: str  # "web 10.0.0.7" or "cli host/login"

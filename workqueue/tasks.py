@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import case
@@ -10,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from bots.evidence import to_stored
 from bots.files import write_private
+from bots.findings import utc_now
 from workqueue.accounts import LOGIN_PROBLEM_KINDS
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, PortalAccount, RecordsPacket, Task, TaskHistory
 from workqueue.packets import set_packet_status
@@ -124,6 +126,32 @@ def close(session: Session, task_id: int, *, actor: str = "user", note: str | No
             raise PermissionError(f"task {task_id} keeps {task.payer_id}/{task.account} blocked: an operator clears "
                                   f"it with: payerbot accounts clear {task.payer_id}/{task.account} --note \"...\"")
     close_task(session, task, note or f"closed by {actor}", actor=actor, status=status)
+    return task
+
+
+def snooze(session: Session, task_id: int, until: date | None, *, actor: str = "user",
+           today: date | None = None) -> Task:
+    """Hide an active task from the worklist until `until` (None wakes it now); ValueError for a past day."""
+    task = get_task(session, task_id)
+    if until is not None:
+        if until <= (today or date.today()):
+            raise ValueError("snooze until a day after today")
+        if task.status not in ACTIVE_STATUSES:
+            raise ValueError(f"task {task_id} is closed; only active tasks can be snoozed")
+    set_field(session, task, "snoozed_until", until, actor=actor,
+              note=f"snoozed until {until.isoformat()}" if until else "back in the worklist")
+    return task
+
+
+def add_note(session: Session, task_id: int, note: str, *, actor: str = "user") -> Task:
+    """A note in the task's history; the status and everything else stay as they are."""
+    text = note.strip()
+    if not text:
+        raise ValueError("the note is empty")
+    task = get_task(session, task_id)
+    log(session, task, "note", actor=actor, note=text[:2000])
+    task.updated_at = utc_now()
+    session.add(task)
     return task
 
 

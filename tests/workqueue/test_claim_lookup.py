@@ -17,6 +17,7 @@ from workqueue import cli
 from workqueue.claimview import claim_detail, search_claims
 from workqueue.db import get_engine, init_db
 from workqueue.models import Claim, Document, RecordsPacket, StatusFinding, Task
+from workqueue.web.render import make_templates
 
 runner = CliRunner()
 TEMPLATES = Path(__file__).resolve().parents[2] / "workqueue" / "web" / "templates"
@@ -192,15 +193,10 @@ def test_claims_show_and_search_commands(url, monkeypatch):
 
 
 def _env() -> jinja2.Environment:
-    from workqueue.web.app import label, mdy, money, when
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    env.filters.update(label=label, mdy=mdy, when=when, money=money)
-    return env
+    return make_templates().env  # the app's own environment: autoescape, strict, its filters
 
 
-BASE = {"root": "/wq", "title": "", "actor": "", "flash": None, "csrf_token": "t"}
+BASE = {"root": "/wq", "title": "", "viewer": None, "flash": None, "csrf": "t", "csrf_param": "csrf"}
 
 
 def test_claims_template_renders_results_escaped(session):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import xml.etree.ElementTree as ET
 from collections import defaultdict
@@ -11,7 +10,6 @@ from decimal import Decimal
 from html.parser import HTMLParser
 from pathlib import Path
 
-import jinja2
 import pytest
 from sqlalchemy import text
 from sqlmodel import Session
@@ -22,6 +20,7 @@ from workqueue.dashboard import dashboard_data, finding_carcs
 from workqueue.db import get_engine, init_db
 from workqueue.models import BotRun, StatusFinding, Task, TaskHistory
 from workqueue.web import charts as ch
+from workqueue.web.render import make_templates
 
 TODAY = date(2026, 3, 10)
 EVIL = '<script>alert("x")</script>'
@@ -358,35 +357,11 @@ def test_chart_palette_is_okabe_ito():
 
 # -- the page --------------------------------------------------------------------------------------------
 
-def _label(value):
-    return "" if value is None else str(value).replace("_", " ")
-
-
-def _mdy(value):
-    return "" if value is None else f"{value:%m/%d/%Y}"
-
-
-def _money(value):
-    return "" if value is None else f"${Decimal(str(value)):,.2f}"
-
-
-def _filters() -> dict:
-    """The app's label/mdy/money filters (moving between modules while the app is rewritten), else equivalents."""
-    for module in ("workqueue.web.formatting", "workqueue.web.app"):
-        try:
-            mod = importlib.import_module(module)
-            return {"label": mod.label, "mdy": mod.mdy, "money": mod.money}
-        except (ImportError, AttributeError):
-            continue
-    return {"label": _label, "mdy": _mdy, "money": _money}
-
-
 def render(dash) -> str:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined)
-    env.filters.update(_filters())
+    env = make_templates().env  # the app's own environment: autoescape, strict, its filters
     return env.get_template("dashboard.html").render(dash=dash, charts=ch.dashboard_charts(dash), today=TODAY,
-                                                     root="", title="Dashboard", actor=None, flash=None)
+                                                     root="", title="Dashboard", viewer=None, flash=None, csrf="",
+                                                     csrf_param="csrf")
 
 
 class _Tables(HTMLParser):

@@ -1,0 +1,64 @@
+"""The audit trail: who saw or changed which task, claim, letter, screenshot or export, when and from where."""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from workqueue.models import AuditEvent
+
+AUDIT_ACTIONS = ("view", "change", "export", "sign_in", "sign_in_refused", "sign_out", "user_added",
+                 "user_disabled", "user_enabled", "password_set", "block_cleared", "refused")
+
+
+def cli_source() -> str:
+    """Where a terminal command comes from: 'cli host/login'."""
+    try:
+        login = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        login = "user"
+    return f"cli {socket.gethostname()}/{login}"
+
+
+def record(session: Session, *, actor: str, action: str, object_type: str, object_id: object = None,
+           source: str, role: str | None = None, detail: str | None = None) -> AuditEvent:
+    """Append one event (never updated or deleted: the database refuses both)."""
+    event = AuditEvent(actor=actor, role=role, action=action, object_type=object_type,
+                       object_id=None if object_id is None else str(object_id), source=source,
+                       detail=detail[:2000] if detail else None)
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(session: Session, *, actor: str | None = None, action: str | None = None,
+                object_type: str | None = None, object_id: str | None = None, since: datetime | None = None,
+                until: datetime | None = None, limit: int = 200, offset: int = 0) -> tuple[list[AuditEvent], int]:
+    """Events newest first matching the filters, and how many match in all."""
+    conditions = []
+    if actor:
+        conditions.append(AuditEvent.actor == actor)
+    if action:
+        conditions.append(AuditEvent.action == action)
+    if object_type:
+        conditions.append(AuditEvent.object_type == object_type)
+    if object_id:
+        conditions.append(AuditEvent.object_id == object_id)
+    if since:
+        conditions.append(col(AuditEvent.at) >= since)
+    if until:
+        conditions.append(col(AuditEvent.at) < until)
+    total = session.exec(select(func.count()).select_from(AuditEvent).where(*conditions)).one()
+    rows = session.exec(select(AuditEvent).where(*conditions).order_by(col(AuditEvent.id).desc())
+                        .offset(offset).limit(limit)).all()
+    return list(rows), total
+
+
+def event_as_dict(event: AuditEvent) -> dict:
+    """An event as JSON-ready data."""
+    return {"id": event.id, "at": event.at.isoformat(), "actor": event.actor, "role": event.role,
+            "action": event.action, "object_type": event.object_type, "object_id": event.object_id,
+            "detail": event.detail, "source": event.source}

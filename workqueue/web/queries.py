@@ -1,0 +1,184 @@
+"""The worklist's query: scope (mine, my team, all), filters, counts per filter value, sort and one page."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from urllib.parse import urlencode
+
+from sqlalchemy import and_, case, literal, or_
+from sqlmodel import Session, col, func, select
+
+from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Task, WebUser
+from workqueue.web.security import Viewer
+
+PAGE_SIZE = 100
+SCOPES = {"mine": "My tasks", "team": "My team", "all": "All tasks"}
+DUE_WINDOWS = {"overdue": "Overdue", "today": "Due today", "week": "Due this week", "later": "Later",
+               "none": "No deadline"}
+SORTS = {"deadline": "Deadline", "priority": "Priority"}
+_PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=Task.priority, else_=3)
+# The facets counted next to each filter; "status" '' means the active statuses.
+FACETS = ("kind", "payer", "owner", "status", "due")
+_COLUMN = {"kind": Task.kind, "payer": Task.payer_id, "owner": Task.owner, "status": Task.status}
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@dataclass
+class Filters:
+    """The worklist's GET parameters, already checked."""
+
+    scope: str = "all"
+    kind: str = ""
+    payer: str = ""
+    owner: str = ""
+    status: str = ""  # '' active, 'all', or one status
+    due: str = ""
+    snoozed: str = ""  # '' hides snoozed tasks, 'only' shows just them
+    q: str = ""
+    sort: str = "deadline"
+
+    def query(self, page: int | None = None, **changes: str) -> str:
+        """These filters (with changes) as a query string for links; the scope is always kept."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)} | changes
+        params = {k: v for k, v in values.items() if v and not (k == "sort" and v == "deadline")}
+        if page and page > 1:
+            params["page"] = str(page)
+        return urlencode(params)
+
+
+def checked_filters(params: dict[str, str], default_scope: str) -> Filters:
+    """Filters from the query string; an unknown value falls back to the default rather than failing."""
+    def pick(name: str, allowed, default: str = "") -> str:
+        value = (params.get(name) or "").strip()
+        return value if value in allowed else default
+
+    return Filters(scope=pick("scope", SCOPES, default_scope), kind=(params.get("kind") or "").strip()[:64],
+                   payer=(params.get("payer") or "").strip()[:64], owner=(params.get("owner") or "").strip()[:80],
+                   status=pick("status", (*TASK_STATUSES, "all")), due=pick("due", DUE_WINDOWS),
+                   snoozed=pick("snoozed", ("only",)), q=(params.get("q") or "").strip()[:100],
+                   sort=pick("sort", SORTS, "deadline"))
+
+
+def team_owners(session: Session, viewer: Viewer) -> list[str]:
+    """The owner names 'my team' covers: the team's own name, every member's name, and mine."""
+    names = {viewer.name}
+    if viewer.team:
+        names.add(viewer.team)
+        names.update(session.exec(select(WebUser.name).where(WebUser.team == viewer.team)).all())
+    return sorted(names)
+
+
+def default_scope(session: Session, viewer: Viewer) -> str:
+    """Mine if I own active tasks, else my team's if I have a team, else all."""
+    mine = session.exec(select(Task.id).where(Task.owner == viewer.name, col(Task.status).in_(ACTIVE_STATUSES))
+                        .limit(1)).first()
+    if mine is not None:
+        return "mine"
+    return "team" if viewer.team else "all"
+
+
+def _due_bucket(today: date):
+    return case((col(Task.deadline).is_(None), literal("none")),
+                (col(Task.deadline) < today, literal("overdue")),
+                (col(Task.deadline) == today, literal("today")),
+                (col(Task.deadline) <= today + timedelta(days=6), literal("week")),
+                else_=literal("later"))
+
+
+def _due_condition(window: str, today: date):
+    return {"overdue": col(Task.deadline) < today, "today": col(Task.deadline) == today,
+            "week": and_(col(Task.deadline) >= today, col(Task.deadline) <= today + timedelta(days=6)),
+            "later": col(Task.deadline) > today + timedelta(days=6),
+            "none": col(Task.deadline).is_(None)}[window]
+
+
+def _base(session: Session, filters: Filters, viewer: Viewer, today: date) -> list:
+    """Conditions every count shares: scope, snooze and the text search."""
+    conditions = []
+    if filters.scope == "mine":
+        conditions.append(Task.owner == viewer.name)
+    elif filters.scope == "team":
+        conditions.append(col(Task.owner).in_(team_owners(session, viewer)))
+    if filters.snoozed == "only":
+        conditions.append(col(Task.snoozed_until) > today)
+    else:
+        conditions.append(or_(col(Task.snoozed_until).is_(None), col(Task.snoozed_until) <= today))
+    if filters.q:
+        pattern = _like(filters.q)
+        conditions.append(or_(col(Task.claim_number).ilike(pattern, escape="\\"),
+                              col(Task.reference_number).ilike(pattern, escape="\\")))
+    return conditions
+
+
+def _facet_conditions(filters: Filters, today: date, skip: str | None = None) -> list:
+    conditions = []
+    for facet in ("kind", "payer", "owner"):
+        value = getattr(filters, facet)
+        if value and facet != skip:
+            conditions.append(_COLUMN[facet] == value)
+    if skip != "status":
+        if filters.status == "":
+            conditions.append(col(Task.status).in_(ACTIVE_STATUSES))
+        elif filters.status != "all":
+            conditions.append(Task.status == filters.status)
+    if filters.due and skip != "due":
+        conditions.append(_due_condition(filters.due, today))
+    return conditions
+
+
+def _matches(row: dict, filters: Filters, skip: str) -> bool:
+    for facet in ("kind", "payer", "owner", "due"):
+        value = getattr(filters, facet)
+        if facet != skip and value and row[facet] != value:
+            return False
+    if skip != "status":
+        if filters.status == "" and row["status"] not in ACTIVE_STATUSES:
+            return False
+        if filters.status not in ("", "all") and row["status"] != filters.status:
+            return False
+    return True
+
+
+def facet_counts(session: Session, filters: Filters, viewer: Viewer, today: date) -> dict[str, Counter]:
+    """For each filter, how many tasks each of its values would show with the other filters as they are.
+
+    One grouped query over the scope; the per-filter sums are done on its few hundred groups.
+    """
+    bucket = _due_bucket(today).label("due")
+    groups = session.exec(select(Task.kind, Task.payer_id, Task.owner, Task.status, bucket, func.count())
+                          .where(*_base(session, filters, viewer, today))
+                          .group_by(Task.kind, Task.payer_id, Task.owner, Task.status, bucket)).all()
+    rows = [{"kind": k, "payer": p, "owner": o, "status": s, "due": d, "count": n} for k, p, o, s, d, n in groups]
+    counts: dict[str, Counter] = {facet: Counter() for facet in FACETS}
+    for facet in FACETS:
+        for row in rows:
+            if _matches(row, filters, facet):
+                counts[facet][row[facet]] += row["count"]
+    counts["status"][""] = sum(counts["status"][s] for s in ACTIVE_STATUSES)
+    counts["status"]["all"] = sum(n for s, n in counts["status"].items() if s in TASK_STATUSES)
+    return counts
+
+
+def worklist_page(session: Session, filters: Filters, viewer: Viewer, today: date, page: int
+                  ) -> tuple[list[Task], int]:
+    """One page of tasks in the chosen order (deadline: none last, then priority; or priority first) and the total."""
+    conditions = [*_base(session, filters, viewer, today), *_facet_conditions(filters, today)]
+    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
+    no_deadline_last = col(Task.deadline).is_(None)
+    if filters.sort == "priority":
+        order = (_PRIORITY_ORDER, no_deadline_last, col(Task.deadline), col(Task.id))
+    else:
+        order = (no_deadline_last, col(Task.deadline), _PRIORITY_ORDER, col(Task.id))
+    rows = session.exec(select(Task).where(*conditions).order_by(*order)
+                        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
+    return list(rows), total
+
+
+def distinct_values(session: Session, column) -> list[str]:
+    """Every value of a task column, sorted (for the filter lists)."""
+    return [v for v in session.exec(select(column).distinct().order_by(column)).all() if v]
