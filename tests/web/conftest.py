@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -69,12 +70,13 @@ class Web:
         with session_scope(self.engine) as s:
             return list(s.exec(select(RecordsPacket)).all())
 
-    def client(self, user: str | None = None) -> httpx.Client:
+    @contextmanager
+    def client(self, user: str | None = None) -> Iterator[httpx.Client]:
         """An HTTP client, signed in as `user` if given (through the real sign-in form)."""
-        client = httpx.Client(base_url=self.url, follow_redirects=False, timeout=20)
-        if user:
-            sign_in_http(client, user)
-        return client
+        with httpx.Client(base_url=self.url, follow_redirects=False, timeout=20) as client:
+            if user:
+                sign_in_http(client, user)
+            yield client
 
 
 def pdf_bytes(text: str) -> bytes:

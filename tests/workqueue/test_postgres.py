@@ -164,3 +164,14 @@ def test_datetimes_and_money_round_trip(pg_engine):
         assert total == Decimal("0.30")
         assert session.exec(select(Claim).where(Claim.last_checked_at == datetime(2026, 3, 2, 3, 30, 15, 123456,
                                                                                   tzinfo=UTC))).one()
+
+
+def test_the_audit_trail_refuses_updates_and_deletes_on_postgres(pg_engine):
+    with pg_engine.begin() as connection:
+        connection.execute(text("INSERT INTO audit_event (at, actor, action, object_type, source) "
+                                "VALUES (now(), 'dana', 'view', 'task', 'web 127.0.0.1')"))
+    for statement in ("UPDATE audit_event SET actor = 'someone else'", "DELETE FROM audit_event"):
+        with pytest.raises(Exception, match="append-only"), pg_engine.begin() as connection:
+            connection.execute(text(statement))
+    with pg_engine.begin() as connection:
+        assert "someone else" not in connection.execute(text("SELECT actor FROM audit_event")).scalars().all()

@@ -131,11 +131,18 @@ def _facet_conditions(filters: Filters, today: date, skip: str | None = None) ->
     return conditions
 
 
+def _in_window(bucket: str, window: str) -> bool:
+    """'This week' takes in today: the buckets are exclusive, the windows a biller picks are not."""
+    return bucket == window or (window == "week" and bucket == "today")
+
+
 def _matches(row: dict, filters: Filters, skip: str) -> bool:
-    for facet in ("kind", "payer", "owner", "due"):
+    for facet in ("kind", "payer", "owner"):
         value = getattr(filters, facet)
         if facet != skip and value and row[facet] != value:
             return False
+    if skip != "due" and filters.due and not _in_window(row["due"], filters.due):
+        return False
     if skip != "status":
         if filters.status == "" and row["status"] not in ACTIVE_STATUSES:
             return False
@@ -159,6 +166,7 @@ def facet_counts(session: Session, filters: Filters, viewer: Viewer, today: date
         for row in rows:
             if _matches(row, filters, facet):
                 counts[facet][row[facet]] += row["count"]
+    counts["due"]["week"] += counts["due"]["today"]
     counts["status"][""] = sum(counts["status"][s] for s in ACTIVE_STATUSES)
     counts["status"]["all"] = sum(n for s, n in counts["status"].items() if s in TASK_STATUSES)
     return counts
