@@ -12,6 +12,7 @@ from rich.table import Table
 from bots.credentials import CredentialStore
 from bots.findings import utc_now
 from workqueue.accounts import account_history, account_rows, clear_account, lease_is_live, night_of
+from workqueue.audit import record_cli
 from workqueue.cli import current_actor, open_engine
 from workqueue.db import session_scope
 
@@ -69,6 +70,7 @@ def accounts_clear(
     try:
         with session_scope(open_engine()) as session:
             closed = clear_account(session, payer_id, name, actor=current_actor(), note=note)
+            record_cli(session, "block_cleared", "account", account, note)
     except (LookupError, ValueError) as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from workqueue.audit import record_cli
 from workqueue.cli import open_engine
 from workqueue.db import session_scope
 from workqueue.export import CLAIM_COLUMNS, TASK_COLUMNS, claim_rows, task_rows, write_export
@@ -32,6 +33,7 @@ def export_claims(output: Output, as_json: AsJson = False) -> None:
     """Every claim's current status, paid amount, check/EFT number and its most urgent task's action and owner."""
     with session_scope(open_engine()) as session:
         rows = claim_rows(session)
+        record_cli(session, "export", "export", "claims.json" if as_json else "claims.csv", f"{len(rows)} row(s)")
     _write(output, rows, CLAIM_COLUMNS, as_json, "claims" if len(rows) != 1 else "claim")
 
 
@@ -45,4 +47,5 @@ def export_tasks(
     """The worklist's tasks (the active ones by default) in deadline order."""
     with session_scope(open_engine()) as session:
         rows = task_rows(session, status=status)
+        record_cli(session, "export", "export", "tasks.json" if as_json else "tasks.csv", f"{len(rows)} row(s)")
     _write(output, rows, TASK_COLUMNS, as_json, "tasks" if len(rows) != 1 else "task")

@@ -14,13 +14,24 @@ AUDIT_ACTIONS = ("view", "change", "export", "sign_in", "sign_in_refused", "sign
                  "user_disabled", "user_enabled", "password_set", "block_cleared", "refused")
 
 
+def cli_login() -> str:
+    """Who is at the terminal: the OS login name."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return "user"
+
+
 def cli_source() -> str:
     """Where a terminal command comes from: 'cli host/login'."""
-    try:
-        login = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        login = "user"
-    return f"cli {socket.gethostname()}/{login}"
+    return f"cli {socket.gethostname()}/{cli_login()}"
+
+
+def record_cli(session: Session, action: str, object_type: str, object_id: object = None,
+               detail: str | None = None) -> AuditEvent:
+    """Append one event for a terminal command, under the OS login name."""
+    return record(session, actor=cli_login(), action=action, object_type=object_type, object_id=object_id,
+                  source=cli_source(), detail=detail)
 
 
 def record(session: Session, *, actor: str, action: str, object_type: str, object_id: object = None,

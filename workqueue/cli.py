@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from workqueue.audit import cli_login, record_cli
 from workqueue.claims import claim_as_dict, list_claims
 from workqueue.claimview import claim_detail, search_claims
 from workqueue.db import get_engine, init_db, session_scope
@@ -47,10 +47,7 @@ def open_engine():
 
 def current_actor() -> str:
     """Who is at the terminal: the OS login name, recorded as the actor of CLI changes."""
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
-        return "user"
+    return cli_login()
 
 
 def _fail(message: str) -> None:
@@ -132,6 +129,8 @@ def claims_show(
     """One claim: its current status, every status the bots read, its tasks, letters and uploads."""
     with session_scope(open_engine()) as session:
         detail = claim_detail(session, claim)
+        if detail is not None:
+            record_cli(session, "view", "claim", claim)
     if detail is None:
         _fail(f"no claim {claim}")
     if as_json:
@@ -193,6 +192,7 @@ def tasks_list(
     """List tasks by deadline."""
     with session_scope(open_engine()) as session:
         tasks = list_tasks(session, owner=owner, kind=kind, payer=payer, status=status, limit=limit)
+        record_cli(session, "view", "worklist", detail=f"{len(tasks)} task(s)")
         if as_json:
             typer.echo(json.dumps([task_as_dict(t, session) for t in tasks], indent=2, default=str))
             return
@@ -213,6 +213,7 @@ def tasks_show(task_id: int = typer.Argument(..., help="task id")) -> None:
             data = task_as_dict(get_task(session, task_id), session)
         except LookupError as exc:
             _fail(str(exc))
+        record_cli(session, "view", "task", task_id)
         table = Table(show_header=False, title=f"Task {task_id}")
         for key in ("kind", "title", "payer", "claim", "payer_said", "action", "owner", "deadline",
                     "reference_number", "priority", "status", "next_check_date", "closed_reason"):
@@ -240,6 +241,7 @@ def tasks_assign(task_id: int, owner: str) -> None:
             assign(session, task_id, owner, actor=current_actor())
         except LookupError as exc:
             _fail(str(exc))
+        record_cli(session, "change", "task", task_id, f"assigned to {owner}")
     typer.echo(f"task {task_id} -> {owner}")
 
 
@@ -252,6 +254,7 @@ def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why 
             close(session, task_id, actor=current_actor(), note=note, status="cancelled" if cancel else "done")
         except (LookupError, PermissionError) as exc:
             _fail(str(exc))
+        record_cli(session, "change", "task", task_id, "cancelled" if cancel else "done")
     typer.echo(f"task {task_id} closed")
 
 
@@ -263,6 +266,7 @@ def tasks_attach(task_id: int, file: Annotated[Path, typer.Argument(exists=True,
             packet = attach_packet(session, task_id, file, actor=current_actor())
         except (LookupError, ValueError) as exc:
             _fail(str(exc))
+        record_cli(session, "change", "task", task_id, f"packet {packet.packet_id} attached")
     typer.echo(f"packet {packet.packet_id} attached (draft); queue it with: tasks queue-upload {task_id}")
 
 
@@ -274,4 +278,5 @@ def tasks_queue_upload(task_id: int) -> None:
             packet = queue_upload(session, task_id, actor=current_actor())
         except LookupError as exc:
             _fail(str(exc))
+        record_cli(session, "change", "task", task_id, f"packet {packet.packet_id} queued")
     typer.echo(f"packet {packet.packet_id} queued")

@@ -87,6 +87,7 @@ def task_as_dict(task: Task, session: Session) -> dict:
         "packets": [{"packet_id": p.packet_id, "status": p.status, "attempts": p.attempts} for p in packets],
         "next_check_date": next_check.isoformat() if next_check else None,
         "follow_up_date": task.follow_up_date.isoformat() if task.follow_up_date else None,
+        "snoozed_until": task.snoozed_until.isoformat() if task.snoozed_until else None,
         "closed_reason": task.closed_reason,
         "created_at": task.created_at.isoformat(), "updated_at": task.updated_at.isoformat(),
     }

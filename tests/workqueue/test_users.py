@@ -127,3 +127,19 @@ def test_the_audit_trail_is_append_only_through_the_orm_too(engine):
         s.add(event)
         with pytest.raises(Exception, match="append-only"):
             s.commit()
+
+
+def test_terminal_views_changes_and_exports_are_audited_too(engine, tmp_path: Path):
+    from workqueue.models import Task
+
+    with Session(engine) as s:
+        s.add(Task(kind="denial_review", payer_id="meridian", title="Denied", owner="denials-team", dedupe_key="d:1"))
+        s.commit()
+    runner = CliRunner()
+    assert runner.invoke(app, ["tasks", "show", "1"]).exit_code == 0
+    assert runner.invoke(app, ["tasks", "assign", "1", "dana"]).exit_code == 0
+    assert runner.invoke(app, ["export", "tasks", "--output", str(tmp_path / "t.csv")]).exit_code == 0
+    assert runner.invoke(app, ["tasks", "show", "99"]).exit_code == 1
+    events = json.loads(runner.invoke(app, ["audit", "--json"]).stdout)
+    assert [(e["action"], e["object_type"], e["object_id"]) for e in events] == [
+        ("export", "export", "tasks.csv"), ("change", "task", "1"), ("view", "task", "1")]
