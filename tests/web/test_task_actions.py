@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tests.web.conftest import TODAY, Web, csrf_of, pdf_bytes
 
+
 def _flash(client, response) -> str:
     assert response.status_code == 303, response.text
     page = client.get(response.headers["location"])
