@@ -94,5 +94,6 @@ def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faul
     for kind, owner, count in summary:
         table.add_row(kind, owner, str(count))
     console.print(table)
-    console.print("Next: [bold]payerbot tasks list[/] (or --json), [bold]payerbot web[/] for the biller worklist.")
+    console.print("Next: [bold]payerbot tasks list[/] (or --json); for the web worklist add yourself first with "
+                  "[bold]payerbot users add YOURNAME --role admin[/], then run [bold]payerbot web[/] and sign in.")
     return sum(count for _k, _o, count in summary)
