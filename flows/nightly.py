@@ -190,6 +190,17 @@ def _remaining(work: AccountWork, done: AccountOutcome) -> AccountWork:
                    logins_used=work.logins_used + done.logins)
 
 
+def _by_payer(outcomes: list[dict]) -> dict[str, dict[str, int]]:
+    """Claims checked and problems per payer (the dashboard's bot success per night reads these)."""
+    by_payer: dict[str, dict[str, int]] = {}
+    for outcome in outcomes:
+        row = by_payer.setdefault(outcome["payer_id"], {"accounts": 0, "claims_checked": 0, "problems": 0})
+        row["accounts"] += 1
+        row["claims_checked"] += int(outcome.get("claims_checked") or 0)
+        row["problems"] += int(outcome.get("problems") or 0)
+    return by_payer
+
+
 def _merge(total: AccountOutcome, part: AccountOutcome) -> None:
     """Add one attempt's outcome to the account's night."""
     for name in ("claims_checked", "letters_downloaded", "uploads_done", "uploads_reconciled", "authorizations",
@@ -317,8 +328,8 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False,
         del _payer_stops[key]
     with session_scope(get_engine()) as session:
         worklist = worklist_summary(session)
-        finish_run(session, run_id, counts=dict(counts) | {"skipped": skipped}, errors=errors,
-                   status="failed" if errors else "completed")
+        finish_run(session, run_id, counts=dict(counts) | {"skipped": skipped, "by_payer": _by_payer(outcomes)},
+                   errors=errors, status="failed" if errors else "completed")
     create_markdown_artifact(key="nightly-summary",
                              markdown=_summary_markdown(outcomes, counts, skipped, worklist, interrupted),
                              description="payerbot nightly run summary (no patient data)")

@@ -316,10 +316,11 @@ def opened_closed_per_day(session: Session, today: date, days: int) -> list[DayC
 def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPayer]]:
     """Per (night, payer) over the latest `nights` UTC start dates of bot runs; what counts:
 
-    BotRun.counts holds the run's totals over all payers and BotRun.errors one entry per account that
-    stopped ({payer_id, account, error}); neither splits claims by payer, so per payer:
-    - claims_ok: distinct claims of the payer with a finding stored by one of the night's runs (run_id).
-      Identical answers are not stored again, so a claim re-read unchanged is not counted: a lower bound;
+    BotRun.counts holds the run's totals, and (runs since the web dashboard) counts["by_payer"] the claims each
+    payer's accounts checked; BotRun.errors has one entry per account that stopped ({payer_id, account, error}):
+    - claims_ok: the run's own claims_checked for the payer when recorded; else distinct claims of the payer
+      with a finding stored by one of the night's runs (run_id). Identical answers are not stored again, so
+      for older runs a claim re-read unchanged is not counted: a lower bound;
     - claims_failed: distinct claims named in the night's `portal_problem` task evidence (run_id) that got
       no stored answer that night;
     - errors / error_types: the payer's entries in the night's BotRun.errors; skipped: its accounts in
@@ -346,7 +347,7 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
 
     def row(night: date, payer: str) -> dict:
         return payers.setdefault((night, payer), {"runs": set(), "ok": set(), "failed": set(), "errors": [],
-                                                  "skipped": 0})
+                                                  "skipped": 0, "checked": 0})
 
     for run in runs:
         night = night_of[run.id]
@@ -357,6 +358,11 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
                 entry = row(night, str(error["payer_id"]))
                 entry["runs"].add(run.id)
                 entry["errors"].append(str(error.get("error") or "error"))
+        by_payer = (run.counts or {}).get("by_payer")
+        for payer, figures in (by_payer if isinstance(by_payer, dict) else {}).items():
+            entry = row(night, str(payer))
+            entry["runs"].add(run.id)
+            entry["checked"] += int((figures or {}).get("claims_checked") or 0)
         skipped = (run.counts or {}).get("skipped")
         for key in skipped if isinstance(skipped, dict) else {}:
             entry = row(night, str(key).partition("/")[0])
@@ -384,9 +390,10 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
     out = []
     for (night, payer), e in payers.items():
         failed = e["failed"] - e["ok"]
-        checked = len(e["ok"]) + len(failed)
-        share = len(e["ok"]) / checked if checked else (0.0 if e["errors"] else None)
-        out.append(NightPayer(night, payer, len(e["runs"]), len(e["ok"]), len(failed), share, len(e["errors"]),
+        ok = max(len(e["ok"]), e["checked"])  # the run's own count (newer runs) is exact; stored findings a floor
+        checked = ok + len(failed)
+        share = ok / checked if checked else (0.0 if e["errors"] else None)
+        out.append(NightPayer(night, payer, len(e["runs"]), ok, len(failed), share, len(e["errors"]),
                               sorted(set(e["errors"])), e["skipped"]))
     out.sort(key=lambda r: (r.night, r.payer))
     return sorted(picked), out

@@ -74,6 +74,9 @@ def test_a_chaos_night_checks_the_healthy_portal_right_and_reports_the_rest(nigh
     assert [t.payer_id for t in unavailable] == ["claimbridge"]
     assert "maintenance" in unavailable[0].payer_said
     assert {"payer_id": "claimbridge", "account": "main", "error": "MaintenanceWindow"} in run.errors
+    # The dashboard's bot success per payer reads the run's own counts: every due Meridian claim, no ClaimBridge one.
+    assert run.counts["by_payer"]["meridian"]["claims_checked"] == len(due)
+    assert run.counts["by_payer"]["claimbridge"]["claims_checked"] == 0
 
     # Nothing twice: findings (identical repeats are not stored), tasks, letters, the upload.
     assert {per_claim[number] for number in oracle["claims"]} == {1}  # tonight's answers equal night 1's

@@ -433,3 +433,15 @@ def test_page_escapes_payer_text_and_renders_empty(db):
     page = render(dash_of(db))
     assert "<script>alert" not in page and "<img src=x" not in page and '" onerror=' not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_bot_success_uses_the_runs_own_per_payer_counts_when_recorded(db):
+    started = datetime(2026, 3, 9, 1, 0, tzinfo=UTC)
+    with Session(db, expire_on_commit=False) as s:
+        s.add(BotRun(started_at=started, finished_at=started, payers=["meridian"], status="completed",
+                     counts={"findings_stored": 0, "skipped": {},
+                             "by_payer": {"meridian": {"accounts": 1, "claims_checked": 40, "problems": 0}}}))
+        s.commit()
+    [row] = dash_of(db).bot_success
+    # 40 checked, none stored (answers unchanged since the night before): still a full success.
+    assert (row.payer, row.claims_ok, row.claims_failed, row.share) == ("meridian", 40, 0, 1.0)
