@@ -106,6 +106,9 @@ def web(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
     host: Annotated[str, typer.Option(help="Address to listen on; beyond 127.0.0.1 only once users exist.")]
     = "127.0.0.1",
+    server_name: Annotated[list[str] | None, typer.Option(
+        help="A host name browsers use to reach the app, e.g. worklist.example-practice.com (repeatable); "
+             "requests for any other name are refused.")] = None,
 ) -> None:
     """Serve the web worklist: sign-in, tasks, claims, dashboard, exports, operator and admin pages."""
     from workqueue.web import serve
@@ -117,7 +120,7 @@ def web(
         console.print("No users yet: add one first, e.g. [bold]payerbot users add YOURNAME --role admin[/]")
     console.print(f"Worklist on http://{host}:{port}/ (sign in at /login)")
     try:
-        serve(host=host, port=port)
+        serve(host=host, port=port, allowed_hosts=server_name)
     except (ValueError, WebSettingsError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -182,8 +182,9 @@ class Server:
     def __init__(self, app):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        # As `serve` runs it: uvicorn's own proxy-header handling off (only the app's gate reads them).
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
+                                                    access_log=False, proxy_headers=False))
         self.thread = threading.Thread(target=self.server.run, name="worklist", daemon=True)
 
     def __enter__(self) -> Server:

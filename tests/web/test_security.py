@@ -26,7 +26,7 @@ from tests.web.conftest import (
     start,
 )
 from workqueue.db import session_scope
-from workqueue.models import WebSession
+from workqueue.models import AuditEvent, WebSession
 from workqueue.users import NAME_FAILURES
 from workqueue.web.app import create_app, serve
 from workqueue.web.settings import WebSettings, WebSettingsError, settings_from_env
@@ -263,3 +263,35 @@ def test_trusted_header_settings_need_proxies_and_serve_beyond_loopback_needs_us
         settings_from_env()
     with pytest.raises(ValueError, match="add a user first"):
         serve(host="0.0.0.0", port=1)  # no users in this fresh home
+
+
+def test_forwarded_headers_count_only_from_a_configured_proxy(home):
+    proxy = WebSettings(trusted_proxies=(ipaddress.ip_network("127.0.0.1/32"),))
+    engine, ids, server = start(home, proxy)
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9, 198.51.100.7"}
+    with server, httpx.Client(base_url=server.url, headers=forwarded) as client:
+        # The TLS proxy said the browser used HTTPS: every cookie is Secure (so this plain-HTTP client must
+        # send the sign-in cookie itself, as the browser would over HTTPS).
+        page = client.get("/login")
+        sign_in_cookie = page.headers["set-cookie"]
+        assert sign_in_cookie.startswith("payerbot_sign_in=") and "Secure" in sign_in_cookie
+        token = re.search(r"/login\?csrf=([^\"&]+)", page.text).group(1)
+        client.cookies.clear()
+        response = client.post(f"/login?csrf={token}", data={"username": "dana", "password": PASSWORD},
+                               headers={"Cookie": sign_in_cookie.split(";")[0]})
+        cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("payerbot_session="))
+        assert response.status_code == 303 and "Secure" in cookie
+    with session_scope(engine) as s:
+        [event] = s.exec(select(AuditEvent).where(AuditEvent.action == "sign_in")).all()
+    assert event.source == "web 198.51.100.7"  # the address the proxy itself saw
+
+    second = home.parent / "second" / "home"
+    second.mkdir(parents=True)
+    engine, ids, server = start(second, WebSettings())  # no proxies configured: the headers mean nothing
+    with server, httpx.Client(base_url=server.url, headers=forwarded) as client:
+        response = sign_in_http(client, "dana")
+        cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("payerbot_session="))
+        assert "Secure" not in cookie
+    with session_scope(engine) as s:
+        [event] = s.exec(select(AuditEvent).where(AuditEvent.action == "sign_in")).all()
+    assert event.source == "web 127.0.0.1"

@@ -98,4 +98,5 @@ def serve(host: str = "127.0.0.1", port: int = 8765, *, allowed_hosts: list[str]
                          "until then only 127.0.0.1 is allowed")
     app = create_app(engine, allowed_hosts=sorted({*DEFAULT_HOSTS, host, *(allowed_hosts or [])}))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    # proxy_headers off: only the gate reads X-Forwarded-*, and only from PAYERBOT_WEB_TRUSTED_PROXIES.
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, proxy_headers=False)

@@ -55,10 +55,33 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+PEER = "payerbot.peer"  # the TCP peer, kept when a trusted proxy's X-Forwarded-For replaces the client address
+
+
 def client_address(scope: Scope) -> str | None:
-    """The client's address (the proxy's, behind one: the proxy's own header names the person)."""
+    """The browser's address: the TCP peer, or what a configured proxy says in X-Forwarded-For."""
     client = scope.get("client")
     return client[0] if client else None
+
+
+def peer_address(scope: Scope) -> str | None:
+    """The address the request really came from (decides whether a proxy's headers are believed)."""
+    return scope.get(PEER) or client_address(scope)
+
+
+def believe_proxy(scope: Scope, settings) -> None:
+    """From a configured proxy only: take its X-Forwarded-Proto (Secure cookies) and X-Forwarded-For (audit,
+    throttle). uvicorn's own proxy-header handling is off, so nobody else can set either."""
+    peer = client_address(scope)
+    if PEER in scope or not settings.is_trusted_proxy(peer):
+        return
+    headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+    scope[PEER] = peer
+    if headers.get("x-forwarded-proto", "").strip().lower() == "https":
+        scope["scheme"] = "https"
+    forwarded = headers.get("x-forwarded-for", "").split(",")[-1].strip()
+    if forwarded:
+        scope["client"] = (forwarded, 0)
 
 
 def start_session(session: Session, user: WebUser, address: str | None) -> str:
@@ -101,7 +124,7 @@ def _resolve(state: WebState, scope: Scope, cookies: dict[str, str], headers: di
     settings = state.settings
     now = utc_now()
     with Session(state.engine, expire_on_commit=False) as session:
-        if settings.trusted_header and settings.is_trusted_proxy(address):
+        if settings.trusted_header and settings.is_trusted_proxy(peer_address(scope)):
             name = headers.get(settings.trusted_header.lower(), "").strip()
             if name:
                 user = session.get(WebUser, name)
@@ -145,6 +168,7 @@ class Gate:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        believe_proxy(scope, self.state.settings)
         request = Request(scope)
         path = _relative_path(scope)
         if path.startswith(PUBLIC_PREFIXES) or path in PUBLIC_PATHS:

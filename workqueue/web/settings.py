@@ -22,8 +22,8 @@ class WebSettings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = field(default_factory=tuple)
 
     def is_trusted_proxy(self, address: str | None) -> bool:
-        """True when the request came straight from a configured sign-on proxy."""
-        if not address or not self.trusted_header:
+        """True when the request came straight from a configured proxy (sign-on or TLS)."""
+        if not address or not self.trusted_proxies:
             return False
         try:
             ip = ipaddress.ip_address(address)
@@ -58,7 +58,7 @@ def settings_from_env() -> WebSettings:
             proxies.append(ipaddress.ip_network(item, strict=False))
         except ValueError:
             raise WebSettingsError(f"PAYERBOT_WEB_TRUSTED_PROXIES: {item!r} is not an address or network") from None
-    if header and not proxies:
+    if header and not proxies:  # (proxies alone are fine: a TLS proxy's X-Forwarded-Proto/-For are then read)
         raise WebSettingsError("PAYERBOT_WEB_TRUSTED_HEADER needs PAYERBOT_WEB_TRUSTED_PROXIES: the addresses of the "
                                "sign-on proxy allowed to send it (anyone else could send the header too)")
     return WebSettings(idle=idle, absolute=absolute, trusted_header=header, trusted_proxies=tuple(proxies))
