@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from urllib.parse import urlencode
 
-from sqlalchemy import and_, case, literal, or_
+from sqlalchemy import and_, case, or_
 from sqlmodel import Session, col, func, select
 
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Task, WebUser
@@ -82,12 +82,15 @@ def default_scope(session: Session, viewer: Viewer) -> str:
     return "team" if viewer.team else "all"
 
 
-def _due_bucket(today: date):
-    return case((col(Task.deadline).is_(None), literal("none")),
-                (col(Task.deadline) < today, literal("overdue")),
-                (col(Task.deadline) == today, literal("today")),
-                (col(Task.deadline) <= today + timedelta(days=6), literal("week")),
-                else_=literal("later"))
+# The deadline buckets the due counts use, each with its condition; exclusive, so "week" is tomorrow to 6 days on
+# and the "This week" count adds today's (see facet_counts).
+_BUCKETS = ("none", "overdue", "today", "week", "later")
+
+
+def _bucket_conditions(today: date) -> list:
+    week_end = today + timedelta(days=6)
+    return [col(Task.deadline).is_(None), col(Task.deadline) < today, col(Task.deadline) == today,
+            and_(col(Task.deadline) > today, col(Task.deadline) <= week_end), col(Task.deadline) > week_end]
 
 
 def _due_condition(window: str, today: date):
@@ -110,8 +113,13 @@ def _base(session: Session, filters: Filters, viewer: Viewer, today: date) -> li
         conditions.append(or_(col(Task.snoozed_until).is_(None), col(Task.snoozed_until) <= today))
     if filters.q:
         pattern = _like(filters.q)
-        conditions.append(or_(col(Task.claim_number).ilike(pattern, escape="\\"),
-                              col(Task.reference_number).ilike(pattern, escape="\\")))
+        # On SQLite LIKE itself ignores ASCII case and lower() changes nothing else, so ilike's
+        # lower(x) LIKE lower(p) finds exactly what x LIKE p does; without the lower() calls the search's three
+        # scans (total, page, counts) run on the covering index ix_task_worklist's values directly.
+        # Measured (100k tasks, q=C12, raw SQL of the three statements): lower() LIKE 101 ms -> LIKE 54 ms.
+        like = "like" if session.get_bind().dialect.name == "sqlite" else "ilike"
+        conditions.append(or_(getattr(col(Task.claim_number), like)(pattern, escape="\\"),
+                              getattr(col(Task.reference_number), like)(pattern, escape="\\")))
     return conditions
 
 
@@ -137,12 +145,11 @@ def _in_window(bucket: str, window: str) -> bool:
 
 
 def _matches(row: dict, filters: Filters, skip: str) -> bool:
+    """Whether an (owner, kind, payer, status) group passes the filters other than `skip` and the due window."""
     for facet in ("kind", "payer", "owner"):
         value = getattr(filters, facet)
         if facet != skip and value and row[facet] != value:
             return False
-    if skip != "due" and filters.due and not _in_window(row["due"], filters.due):
-        return False
     if skip != "status":
         if filters.status == "" and row["status"] not in ACTIVE_STATUSES:
             return False
@@ -154,18 +161,31 @@ def _matches(row: dict, filters: Filters, skip: str) -> bool:
 def facet_counts(session: Session, filters: Filters, viewer: Viewer, today: date) -> dict[str, Counter]:
     """For each filter, how many tasks each of its values would show with the other filters as they are.
 
-    One grouped query over the scope; the per-filter sums are done on its few hundred groups.
+    One grouped query over the scope, by (owner, kind, payer, status) with one count per deadline bucket; the
+    per-filter sums are done on its groups (a few thousand at 100k tasks).
     """
-    bucket = _due_bucket(today).label("due")
-    groups = session.exec(select(Task.kind, Task.payer_id, Task.owner, Task.status, bucket, func.count())
+    # Measured (bench_web_worklist, 100k tasks, scope=all, in-process page + counts, median): 266 ms -> 105 ms.
+    # Before, the query grouped by the bucket CASE as a fifth key: SQLite sorted all ~98k rows in a temp
+    # B-tree for the GROUP BY (~200 ms of SQL) and returned ~10,600 groups to loop over five times in Python.
+    # Now the buckets are conditional sums and the GROUP BY is the leading columns of ix_task_worklist, which
+    # also holds every column the query reads: SQLite streams the covering index in order (searched by owner
+    # for "mine" and "my team"), no sort, ~3,200 groups at most.
+    sums = [func.sum(case((condition, 1), else_=0)) for condition in _bucket_conditions(today)]
+    groups = session.exec(select(Task.kind, Task.payer_id, Task.owner, Task.status, *sums)
                           .where(*_base(session, filters, viewer, today))
-                          .group_by(Task.kind, Task.payer_id, Task.owner, Task.status, bucket)).all()
-    rows = [{"kind": k, "payer": p, "owner": o, "status": s, "due": d, "count": n} for k, p, o, s, d, n in groups]
+                          .group_by(Task.owner, Task.kind, Task.payer_id, Task.status)).all()
     counts: dict[str, Counter] = {facet: Counter() for facet in FACETS}
-    for facet in FACETS:
-        for row in rows:
-            if _matches(row, filters, facet):
-                counts[facet][row[facet]] += row["count"]
+    window = {bucket for bucket in _BUCKETS if _in_window(bucket, filters.due)} if filters.due else set(_BUCKETS)
+    for kind, payer, owner, status, *per_bucket in groups:
+        row = {"kind": kind, "payer": payer, "owner": owner, "status": status}
+        buckets = [(bucket, n) for bucket, n in zip(_BUCKETS, per_bucket, strict=True) if n]
+        shown = sum(n for bucket, n in buckets if bucket in window)
+        for facet in ("kind", "payer", "owner", "status"):
+            if shown and _matches(row, filters, facet):
+                counts[facet][row[facet]] += shown
+        if _matches(row, filters, "due"):
+            for bucket, n in buckets:
+                counts["due"][bucket] += n
     counts["due"]["week"] += counts["due"]["today"]
     counts["status"][""] = sum(counts["status"][s] for s in ACTIVE_STATUSES)
     counts["status"]["all"] = sum(n for s, n in counts["status"].items() if s in TASK_STATUSES)
