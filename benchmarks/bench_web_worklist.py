@@ -14,18 +14,16 @@ import re
 import sqlite3
 import statistics
 import tempfile
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from sqlalchemy import insert
 from sqlmodel import Session
 
 from benchmarks._common import median, print_table, ratio, timed, write_results
+from workqueue.web.background import BackgroundServer
 
 TODAY = date(2026, 11, 2)
 PASSWORD = "synthetic-password-1"
@@ -119,32 +117,6 @@ def raw_page_sql(params: dict[str, str], scope: str, team: list[str]) -> tuple[s
     return f"SELECT * FROM task WHERE {' AND '.join(where)} ORDER BY {order} LIMIT 100", args
 
 
-class Server:
-    """The app in a uvicorn thread on a free 127.0.0.1 port (as tests/web/conftest.py does)."""
-
-    def __init__(self, app) -> None:
-        from sandbox.server import free_port
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name="bench-web", daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("web server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def sign_in(client: httpx.Client, user: str) -> None:
     """Through the real form: the CSRF token comes from the login page's form action."""
     page = client.get("/login")
@@ -214,7 +186,8 @@ def main() -> None:
         times: dict[str, dict[str, list[float]]] = {view: {"http": [], "in_process": [], "raw_sql": []}
                                                     for view in VIEWS}
         sizes: dict[str, int] = {}
-        with Server(app) as server, httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as client:
+        with (BackgroundServer(app, name="bench-web") as server,
+              httpx.Client(base_url=server.url, follow_redirects=False, timeout=30) as client):
             sign_in(client, VIEWER)
 
             def http(path: str) -> list[int]:

@@ -8,11 +8,11 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
-import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+
+from workqueue.web.background import BackgroundServer
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "img"
@@ -255,34 +255,6 @@ def seed(engine, home: Path, browser, today: date) -> dict[str, int]:
     return ids
 
 
-class Server:
-    """The app in a uvicorn thread on a free 127.0.0.1 port."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        from sandbox.server import free_port
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False))
-        self.thread = threading.Thread(target=self.server.run, name="docs-web", daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("web server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 def save(target, name: str, *, max_height: int = 1500) -> None:
     """A screenshot of a page (top part) or a locator, squeezed to a 256-colour PNG."""
     from PIL import Image
@@ -315,7 +287,7 @@ def main() -> int:
             engine = init_db(get_engine(f"sqlite:///{home / 'payerbot.db'}"))
             ids = seed(engine, home, browser, today)
             app = create_app(engine, today=lambda: today, settings=WebSettings())
-            with Server(app) as server:
+            with BackgroundServer(app, name="docs-web") as server:
                 def session_as(user: str, password: str = PASSWORD):
                     context = browser.new_context(viewport={"width": 1280, "height": 900})
                     page = context.new_page()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +13,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fpdf import FPDF
 from playwright.sync_api import Page, expect
 from sqlalchemy.engine import Engine
@@ -23,13 +20,13 @@ from sqlmodel import select
 
 from bots.evidence import to_stored
 from bots.findings import ClaimStatusFinding, PortalProblem, Provenance
-from sandbox.server import free_port
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.models import AuditEvent, Claim, Document, RecordsPacket, Task, TaskHistory
 from workqueue.persist import persist_findings
 from workqueue.runs import finish_run, start_run
 from workqueue.users import add_user
 from workqueue.web.app import create_app
+from workqueue.web.background import BackgroundServer
 from workqueue.web.settings import WebSettings
 
 TODAY = date.today()
@@ -176,31 +173,6 @@ def seed(engine: Engine, home: Path, outside: Path) -> dict[str, int]:
     return ids
 
 
-class Server:
-    """An app in a uvicorn thread on a free 127.0.0.1 port (like sandbox.server.SandboxServer)."""
-
-    def __init__(self, app):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        # As `serve` runs it: uvicorn's own proxy-header handling off (only the app's gate reads them).
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    access_log=False, proxy_headers=False))
-        self.thread = threading.Thread(target=self.server.run, name="worklist", daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("web server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh PAYERBOT_HOME with no outside settings leaking in."""
@@ -213,11 +185,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
-def start(home: Path, settings: WebSettings | None = None) -> tuple[Engine, dict[str, int], Server]:
+def start(home: Path, settings: WebSettings | None = None) -> tuple[Engine, dict[str, int], BackgroundServer]:
     """Seed the database under `home` and build (not yet start) its server."""
     engine = init_db(get_engine(f"sqlite:///{home / 'payerbot.db'}"))
     ids = seed(engine, home, home.parent / "outside")
-    return engine, ids, Server(create_app(engine, today=lambda: TODAY, settings=settings or WebSettings()))
+    return engine, ids, BackgroundServer(create_app(engine, today=lambda: TODAY, settings=settings or WebSettings()))
 
 
 @pytest.fixture
