@@ -175,3 +175,30 @@ def test_the_audit_trail_refuses_updates_and_deletes_on_postgres(pg_engine):
             connection.execute(text(statement))
     with pg_engine.begin() as connection:
         assert "someone else" not in connection.execute(text("SELECT actor FROM audit_event")).scalars().all()
+
+
+def test_the_web_worklist_query_on_postgres(pg_session):
+    from datetime import date, timedelta
+
+    from workqueue.models import Task
+    from workqueue.web.queries import Filters, facet_counts, worklist_page
+    from workqueue.web.security import Viewer
+
+    today = date(2026, 3, 10)  # owners and payer of this test only: the schema is shared in the module
+    seeded = [("pg-dana", today - timedelta(days=1), "open"), ("pg-team", today, "in_progress"),
+              ("pg-bea", None, "open"), ("pg-dana", today + timedelta(days=3), "done"),
+              ("pg-dana", today + timedelta(days=30), "waiting_on_payer")]
+    for n, (owner, deadline, state) in enumerate(seeded):
+        pg_session.add(Task(kind="denial_review", payer_id="pg-payer", title="t", owner=owner, deadline=deadline,
+                            status=state, claim_number=f"CLM-{n}", dedupe_key=f"pg-web:{n}"))
+    pg_session.add(Task(kind="denial_review", payer_id="pg-payer", title="t", owner="pg-dana", status="open",
+                        claim_number="clm-9", snoozed_until=today + timedelta(days=2), dedupe_key="pg-web:9"))
+    pg_session.commit()
+    viewer = Viewer("pg-dana", "biller", "pg-team", "x", None)
+    rows, total = worklist_page(pg_session, Filters(scope="team"), viewer, today, 1)
+    assert [t.claim_number for t in rows] == ["CLM-0", "CLM-1", "CLM-4"] and total == 3  # snoozed, done: out
+    counts = facet_counts(pg_session, Filters(scope="all", payer="pg-payer"), viewer, today)
+    assert (counts["due"]["overdue"], counts["due"]["today"], counts["due"]["week"], counts["due"]["none"]) == (
+        1, 1, 1, 1)
+    found, _ = worklist_page(pg_session, Filters(scope="all", q="clm-", status="all"), viewer, today, 1)
+    assert len(found) == 5  # case-insensitive on PostgreSQL too (ILIKE); the snoozed one stays hidden
