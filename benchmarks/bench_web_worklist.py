@@ -148,7 +148,14 @@ def main() -> None:
         from workqueue.models import Task
         from workqueue.users import add_user
         from workqueue.web.app import create_app
-        from workqueue.web.queries import checked_filters, default_scope, facet_counts, team_owners, worklist_page
+        from workqueue.web.queries import (
+            checked_filters,
+            default_scope,
+            facet_counts,
+            team_owners,
+            total_of,
+            worklist_page,
+        )
         from workqueue.web.security import Viewer
 
         engine = init_db(get_engine())
@@ -173,8 +180,8 @@ def main() -> None:
             params = dict(parse_qsl(path.partition("?")[2]))
             with Session(engine) as session:
                 filters = checked_filters(params, params.get("scope") or default_scope(session, viewer))
-                tasks, _total = worklist_page(session, filters, viewer, TODAY, 1)
-                facet_counts(session, filters, viewer, TODAY)
+                counts = facet_counts(session, filters, viewer, TODAY)
+                tasks, _total = worklist_page(session, filters, viewer, TODAY, 1, total=total_of(counts, filters))
             return [t.id for t in tasks]
 
         def baseline(path: str) -> list[int]:

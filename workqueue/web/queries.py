@@ -192,11 +192,23 @@ def facet_counts(session: Session, filters: Filters, viewer: Viewer, today: date
     return counts
 
 
-def worklist_page(session: Session, filters: Filters, viewer: Viewer, today: date, page: int
-                  ) -> tuple[list[Task], int]:
-    """One page of tasks in the chosen order (deadline: none last, then priority; or priority first) and the total."""
+def total_of(counts: dict[str, Counter], filters: Filters) -> int:
+    """How many tasks all the filters leave, read off the counts (the kind counts apply every other filter)."""
+    return counts["kind"].get(filters.kind, 0) if filters.kind else sum(counts["kind"].values())
+
+
+def option_values(counts: dict[str, Counter], facet: str, selected: str) -> list[str]:
+    """A filter's choices: the values the other filters leave some tasks for, and the one selected."""
+    return sorted({value for value, n in counts[facet].items() if n and value} | ({selected} if selected else set()))
+
+
+def worklist_page(session: Session, filters: Filters, viewer: Viewer, today: date, page: int,
+                  total: int | None = None) -> tuple[list[Task], int]:
+    """One page of tasks in the chosen order (deadline: none last, then priority; or priority first) and the total
+    (counted here unless the caller already has it from `facet_counts`)."""
     conditions = [*_base(session, filters, viewer, today), *_facet_conditions(filters, today)]
-    total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
+    if total is None:
+        total = session.exec(select(func.count()).select_from(Task).where(*conditions)).one()
     no_deadline_last = col(Task.deadline).is_(None)
     if filters.sort == "priority":
         order = (_PRIORITY_ORDER, no_deadline_last, col(Task.deadline), col(Task.id))

