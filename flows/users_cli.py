@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from workqueue.audit import cli_source, event_as_dict, list_events, record
+from workqueue.audit import cli_source, event_as_dict, list_events, record, utc_day
 from workqueue.cli import current_actor, open_engine
 from workqueue.db import session_scope
 from workqueue.models import USER_ROLES
@@ -77,27 +77,26 @@ def users_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-rea
     console.print(table)
 
 
+def _set_disabled(name: str, disabled: bool) -> None:
+    try:
+        with session_scope(open_engine()) as session:
+            set_disabled(session, name, disabled)
+    except UserError as exc:
+        _fail(str(exc))
+    _audit("user_disabled" if disabled else "user_enabled", name)
+
+
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Stop a user signing in; their open sessions end now."""
-    try:
-        with session_scope(open_engine()) as session:
-            set_disabled(session, name, True)
-    except UserError as exc:
-        _fail(str(exc))
-    _audit("user_disabled", name)
+    _set_disabled(name, True)
     console.print(f"{escape(name)} is disabled and signed out.")
 
 
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Let a disabled user sign in again."""
-    try:
-        with session_scope(open_engine()) as session:
-            set_disabled(session, name, False)
-    except UserError as exc:
-        _fail(str(exc))
-    _audit("user_enabled", name)
+    _set_disabled(name, False)
     console.print(f"{escape(name)} can sign in again.")
 
 
@@ -118,10 +117,9 @@ def _day(text: str | None, option: str, end: bool = False) -> datetime | None:
     if not text:
         return None
     try:
-        day = datetime.combine(datetime.fromisoformat(text).date(), time(), tzinfo=UTC)
+        return utc_day(text, end=end)
     except ValueError:
         raise typer.BadParameter(f"{option} takes a date like 2026-12-01, not {text!r}") from None
-    return day + timedelta(days=1) if end else day
 
 
 def audit_command(

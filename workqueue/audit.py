@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 import socket
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from sqlmodel import Session, col, func, select
 
@@ -43,6 +43,12 @@ def record(session: Session, *, actor: str, action: str, object_type: str, objec
     session.add(event)
     session.flush()
     return event
+
+
+def utc_day(text: str, *, end: bool = False) -> datetime:
+    """The start of a UTC day given as YYYY-MM-DD (with end=True, the start of the day after); ValueError if not."""
+    day = datetime.combine(datetime.fromisoformat(text).date(), time(), tzinfo=UTC)
+    return day + timedelta(days=1) if end else day
 
 
 def list_events(session: Session, *, actor: str | None = None, action: str | None = None,

@@ -8,6 +8,7 @@ import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
 from workqueue.audit import record
@@ -64,15 +65,23 @@ def redirect_with(request: Request, path: str, kind: str, text: str) -> Redirect
     return response
 
 
+def audit_in(session: Session, viewer: Viewer, action: str, object_type: str, object_id: object = None,
+             detail: str | None = None) -> None:
+    """Record one audit event for the signed-in user in the caller's transaction."""
+    record(session, actor=viewer.name, role=viewer.role, action=action, object_type=object_type,
+           object_id=object_id, source=viewer.source, detail=detail)
+
+
 def audit_now(request: Request, action: str, object_type: str, object_id: object = None,
               detail: str | None = None) -> None:
     """Record one audit event for the signed-in user, in its own transaction (sync routes)."""
     viewer = viewer_or_none(request)
     with session_scope(web(request).engine) as session:
-        record(session, actor=viewer.name if viewer else "anonymous", role=viewer.role if viewer else None,
-               action=action, object_type=object_type, object_id=object_id,
-               source=viewer.source if viewer else f"web {request.client.host if request.client else 'unknown'}",
-               detail=detail)
+        if viewer is not None:
+            audit_in(session, viewer, action, object_type, object_id, detail)
+            return
+        record(session, actor="anonymous", action=action, object_type=object_type, object_id=object_id,
+               source=f"web {request.client.host if request.client else 'unknown'}", detail=detail)
 
 
 async def audit(request: Request, action: str, object_type: str, object_id: object = None,

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from workqueue.audit import AUDIT_ACTIONS, list_events, record
+from workqueue.audit import AUDIT_ACTIONS, list_events, utc_day
 from workqueue.db import session_scope
 from workqueue.models import USER_ROLES
 from workqueue.users import UserError, add_user, list_users, set_disabled, set_password
-from workqueue.web.render import redirect_with, render
+from workqueue.web.render import audit_in, redirect_with, render
 from workqueue.web.security import require
 from workqueue.web.state import web
 
@@ -44,8 +44,8 @@ async def add_user_action(request: Request) -> Response:
                 add_user(session, name, role, password, team=team)
             except UserError as exc:
                 return "error", f"Not added: {exc}."
-            record(session, actor=viewer.name, role=viewer.role, action="user_added", object_type="user",
-                   object_id=name, source=viewer.source, detail=f"role {role}" + (f", team {team}" if team else ""))
+            audit_in(session, viewer, "user_added", "user", name,
+                     detail=f"role {role}" + (f", team {team}" if team else ""))
             return "ok", f"User {name} added as {role}."
 
     return redirect_with(request, "/admin/users", *await run_in_threadpool(run))
@@ -72,8 +72,7 @@ async def change_user_action(request: Request, name: str, change: str) -> Respon
             except UserError as exc:
                 return "error", f"Not changed: {exc}."
             action = {"disable": "user_disabled", "enable": "user_enabled", "password": "password_set"}[change]
-            record(session, actor=viewer.name, role=viewer.role, action=action, object_type="user", object_id=name,
-                   source=viewer.source)
+            audit_in(session, viewer, action=action, object_type="user", object_id=name)
             return "ok", {"disable": f"{name} is disabled and signed out.", "enable": f"{name} can sign in again.",
                           "password": f"{name} has a new password and was signed out everywhere."}[change]
 
@@ -82,10 +81,9 @@ async def change_user_action(request: Request, name: str, change: str) -> Respon
 
 def _day(text: str, end: bool = False) -> datetime | None:
     try:
-        day = datetime.combine(datetime.fromisoformat(text).date(), time(), tzinfo=UTC)
-    except ValueError:
+        return utc_day(text, end=end)
+    except ValueError:  # a half-typed date filters nothing
         return None
-    return day + timedelta(days=1) if end else day
 
 
 @router.get("/audit", response_class=HTMLResponse)
@@ -102,8 +100,7 @@ def audit_page(request: Request, actor: str = "", action: str = "", object_type:
                                     object_id=filters["object_id"] or None, since=_day(filters["since"]),
                                     until=_day(filters["until"], end=True), limit=AUDIT_PAGE,
                                     offset=(page - 1) * AUDIT_PAGE)
-        record(session, actor=viewer.name, role=viewer.role, action="view", object_type="audit_trail",
-               source=viewer.source)
+        audit_in(session, viewer, action="view", object_type="audit_trail")
     pages = max(1, -(-total // AUDIT_PAGE))
     return render(request, "audit.html", title="Audit trail", events=events, total=total, page=page, pages=pages,
                   filters=filters, actions=AUDIT_ACTIONS)

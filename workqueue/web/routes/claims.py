@@ -7,12 +7,11 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from workqueue.audit import record
 from workqueue.claimview import claim_detail, search_claims
 from workqueue.db import session_scope
 from workqueue.models import Document, RecordsPacket, Task
 from workqueue.web.files import file_response, servable
-from workqueue.web.render import audit_now, error_page, render, root
+from workqueue.web.render import audit_in, audit_now, error_page, render, root
 from workqueue.web.security import viewer_of
 from workqueue.web.state import web
 
@@ -28,8 +27,7 @@ def claims_page(request: Request, q: str = "") -> HTMLResponse:
     with session_scope(state.engine) as session:
         results = search_claims(session, q) if q else []
         if q:
-            record(session, actor=viewer.name, role=viewer.role, action="view", object_type="claim_search",
-                   source=viewer.source, detail=f"{len(results)} result(s)")
+            audit_in(session, viewer, action="view", object_type="claim_search", detail=f"{len(results)} result(s)")
     return render(request, "claims.html", title="Find a claim", q=q, results=results, searched=bool(q))
 
 
@@ -42,8 +40,7 @@ def claim_page(request: Request, claim_number: str) -> HTMLResponse:
         detail = claim_detail(session, claim_number)
         if detail is None:
             return error_page(request, 404, "No such claim", f"There is no claim {claim_number}.")
-        record(session, actor=viewer.name, role=viewer.role, action="view", object_type="claim",
-               object_id=claim_number, source=viewer.source)
+        audit_in(session, viewer, action="view", object_type="claim", object_id=claim_number)
     base = f"{root(request)}/claims/{claim_number}"
     return render(request, "claim.html", title=f"Claim {claim_number}", detail=detail,
                   task_href=f"{root(request)}/tasks", document_href=f"{base}/documents", packet_href=f"{base}/packets")

@@ -5,11 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from workqueue.audit import record
 from workqueue.db import session_scope
 from workqueue.export import CLAIM_COLUMNS, TASK_COLUMNS, claim_rows, task_rows, to_csv, to_json
 from workqueue.web.files import NO_STORE
-from workqueue.web.render import error_page, render
+from workqueue.web.render import audit_in, error_page, render
 from workqueue.web.security import viewer_of
 from workqueue.web.state import web
 
@@ -34,8 +33,7 @@ def export_file(request: Request, what: str, kind: str) -> Response:
     day = web(request).today()
     with session_scope(web(request).engine) as session:
         rows = rows_of(session)
-        record(session, actor=viewer.name, role=viewer.role, action="export", object_type="export",
-               object_id=f"{what}.{kind}", source=viewer.source, detail=f"{len(rows)} row(s)")
+        audit_in(session, viewer, "export", "export", f"{what}.{kind}", detail=f"{len(rows)} row(s)")
     body = to_csv(rows, columns) if kind == "csv" else to_json(rows)
     name = f"payerbot-{what}-{day.isoformat()}.{kind}"
     return Response(body, media_type=TYPES[kind],

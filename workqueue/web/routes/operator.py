@@ -8,12 +8,11 @@ from sqlmodel import col, select
 from starlette.concurrency import run_in_threadpool
 
 from workqueue.accounts import account_rows, clear_account, lease_is_live
-from workqueue.audit import record
 from workqueue.db import session_scope
 from workqueue.models import ACTIVE_STATUSES, BotRun, Task
 from workqueue.specs import OPERATOR_KINDS
 from workqueue.web.formatting import evidence_rows
-from workqueue.web.render import error_page, redirect_with, render, root
+from workqueue.web.render import audit_in, error_page, redirect_with, render, root
 from workqueue.web.security import require
 from workqueue.web.state import web
 
@@ -47,8 +46,7 @@ def run_page(request: Request, run_id: int) -> HTMLResponse:
             return error_page(request, 404, "No such run", f"There is no bot run {run_id}.")
         problems = list(session.exec(select(Task).where(Task.reference_number == f"bot-run-{run_id}")
                                      .order_by(col(Task.id))).all())
-        record(session, actor=viewer.name, role=viewer.role, action="view", object_type="bot_run", object_id=run_id,
-               source=viewer.source)
+        audit_in(session, viewer, action="view", object_type="bot_run", object_id=run_id)
     problem_rows = [{"task": t, "evidence": evidence_rows(t.evidence or [], state.home,
                                                           f"{root(request)}/tasks/{t.id}/evidence")}
                     for t in problems]
@@ -69,8 +67,7 @@ async def clear_action(request: Request, payer_id: str, account: str) -> Respons
             except (LookupError, ValueError) as exc:
                 text = "Say what was fixed in the note." if isinstance(exc, ValueError) else str(exc)
                 return "error", text
-            record(session, actor=viewer.name, role=viewer.role, action="block_cleared", object_type="account",
-                   object_id=f"{payer_id}/{account}", source=viewer.source, detail=note)
+            audit_in(session, viewer, "block_cleared", "account", f"{payer_id}/{account}", detail=note)
             return "ok", (f"{payer_id}/{account} cleared: the bots log in again tonight. Closed task(s): "
                           f"{', '.join(map(str, closed)) or 'none'}.")
 

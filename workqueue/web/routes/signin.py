@@ -13,7 +13,7 @@ from workqueue.audit import record
 from workqueue.db import session_scope
 from workqueue.models import WebUser
 from workqueue.users import authenticate
-from workqueue.web.render import render, root
+from workqueue.web.render import audit_in, render, root
 from workqueue.web.security import (
     SESSION_COOKIE,
     SIGN_IN_COOKIE,
@@ -102,8 +102,7 @@ def logout_action(request: Request) -> Response:
     viewer = viewer_of(request)
     with session_scope(web(request).engine) as session:
         end_session(session, viewer)
-        record(session, actor=viewer.name, role=viewer.role, action="sign_out", object_type="session",
-               source=viewer.source)
+        audit_in(session, viewer, action="sign_out", object_type="session")
     response = RedirectResponse(f"{root(request)}/login?why=signed_out", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path=cookie_path(request.scope))
     return response

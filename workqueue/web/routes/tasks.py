@@ -15,7 +15,6 @@ from starlette.datastructures import FormData, UploadFile
 
 from bots.status_map import claim_status_categories
 from workqueue.accounts import LOGIN_PROBLEM_KINDS
-from workqueue.audit import record
 from workqueue.db import session_scope
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, RecordsPacket, StatusFinding, Task
 from workqueue.tasks import (
@@ -32,7 +31,7 @@ from workqueue.tasks import (
 from workqueue.web.files import file_response, servable
 from workqueue.web.formatting import EVIDENCE_FILES, clean_name, due, evidence_rows, label, safe_file_name
 from workqueue.web.queries import distinct_values
-from workqueue.web.render import audit_now, error_page, redirect_with, render, root
+from workqueue.web.render import audit_in, audit_now, error_page, redirect_with, render, root
 from workqueue.web.security import Viewer, viewer_of
 from workqueue.web.state import web
 
@@ -78,8 +77,7 @@ def task_page(request: Request, task_id: int) -> HTMLResponse:
         related = list(session.exec(select(Task).where(Task.claim_number == task.claim_number, Task.id != task.id)
                                     .order_by(col(Task.id))).all()) if task.claim_number else []
         owners = distinct_values(session, Task.owner)
-        record(session, actor=viewer.name, role=viewer.role, action="view", object_type="task", object_id=task_id,
-               source=viewer.source)
+        audit_in(session, viewer, action="view", object_type="task", object_id=task_id)
     base = f"{root(request)}/tasks/{task_id}"
     evidence = evidence_rows(task.evidence or [], state.home, f"{base}/evidence")
     packet_rows = [{"packet": p, "href": f"{base}/packets/{p.packet_id}" if servable(p.stored_path, state.home)
@@ -139,8 +137,8 @@ async def _act(request: Request, task_id: int, change: Change, form: FormData | 
             if task is None:
                 return None
             kind, text = change(session, task, viewer)
-            record(session, actor=viewer.name, role=viewer.role, action="change" if kind == "ok" else "refused",
-                   object_type="task", object_id=task_id, source=viewer.source, detail=text)
+            audit_in(session, viewer, "change" if kind == "ok" else "refused", "task", task_id,
+                     detail=text)
             return kind, text
 
     outcome = await run_in_threadpool(run)

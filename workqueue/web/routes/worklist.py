@@ -7,7 +7,6 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, func, select
 from starlette.concurrency import run_in_threadpool
 
-from workqueue.audit import record
 from workqueue.db import session_scope
 from workqueue.models import ACTIVE_STATUSES, Task
 from workqueue.web.formatting import clean_name, due
@@ -23,7 +22,7 @@ from workqueue.web.queries import (
     total_of,
     worklist_page,
 )
-from workqueue.web.render import redirect_with, render
+from workqueue.web.render import audit_in, redirect_with, render
 from workqueue.web.routes.tasks import STATUS_CHOICES, assign_change, status_change
 from workqueue.web.security import viewer_of
 from workqueue.web.state import web
@@ -51,8 +50,7 @@ def worklist(request: Request, page: int = 1) -> HTMLResponse:
         options = {"owners": option_values(counts, "owner", filters.owner),
                    "kinds": option_values(counts, "kind", filters.kind),
                    "payers": option_values(counts, "payer", filters.payer)}
-        record(session, actor=viewer.name, role=viewer.role, action="view", object_type="worklist",
-               source=viewer.source, detail=filters.query(page) or None)
+        audit_in(session, viewer, action="view", object_type="worklist", detail=filters.query(page) or None)
     rows = [{"task": t, "due": due(t.deadline, t.status, day)} for t in tasks]
     pages = max(1, -(-total // PAGE_SIZE))
     return render(request, "worklist.html", title="Worklist", rows=rows, total=total, page=page, pages=pages,
@@ -88,8 +86,8 @@ async def bulk_action(request: Request) -> Response:
                     problems.append(f"task {task_id} does not exist")
                     continue
                 kind, text = change(session, task, viewer)
-                record(session, actor=viewer.name, role=viewer.role, action="change" if kind == "ok" else "refused",
-                       object_type="task", object_id=task_id, source=viewer.source, detail=f"bulk: {text}")
+                audit_in(session, viewer, "change" if kind == "ok" else "refused", "task", task_id,
+                         detail=f"bulk: {text}")
                 if kind == "ok":
                     done += 1
                 else:
