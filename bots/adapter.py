@@ -21,6 +21,7 @@ from bots.findings import (
     ClaimQuery,
     ClaimStatusFinding,
     CorrespondenceFinding,
+    PortalProblem,
     Provenance,
     RecordsPacket,
     UploadConfirmation,
@@ -83,8 +84,9 @@ class PortalAdapter(Waits, Login, Paging, Reading):
         """Look one claim up and return its status (not found is a finding with category D0)."""
         raise NotImplementedError
 
-    def download_correspondence(self, since: date | None, known_ids: set[str]) -> list[CorrespondenceFinding]:
-        """Download letters dated on or after `since` whose portal ids are not in `known_ids`."""
+    def download_correspondence(self, since: date | None,
+                                known_ids: set[str]) -> list[CorrespondenceFinding | PortalProblem]:
+        """Download letters dated on or after `since` whose portal ids are not in `known_ids` (see Reading.letters)."""
         raise NotImplementedError
 
     def upload_records(self, packet: RecordsPacket) -> UploadConfirmation:

@@ -152,8 +152,8 @@ def fetch_pdf(page: Page, click: Callable[[], None], *, target_dir: Path, max_by
             data = _read_capped(Path(download.path()), max_bytes)
             if data is None:
                 raise DownloadTooLarge(f"the download is larger than the {_human(max_bytes)} cap; nothing was "
-                                       "stored (raise max_download_bytes if such letters are expected)",
-                                       url=where)
+                                       "stored (raise [limits] max_download_mb in the rules if such letters are "
+                                       "expected)", url=where)
             if not data.startswith(PDF_MAGIC):
                 raise PortalChanged("a letter download is not a PDF", url=where)
             if PDF_END not in data[-2048:]:

@@ -146,7 +146,8 @@ class AccountRunner:
     """Runs one account's night in one browser context, within the account's login budget."""
 
     def __init__(self, browser: Browser, adapter_cls: type[PortalAdapter], *, store: CredentialStore,
-                 evidence: EvidenceStore, download_dir: Path, stop_payer: threading.Event | None = None):
+                 evidence: EvidenceStore, download_dir: Path, stop_payer: threading.Event | None = None,
+                 lease_lost: threading.Event | None = None):
         self.browser = browser
         self.adapter_cls = adapter_cls
         self.store = store
@@ -154,6 +155,8 @@ class AccountRunner:
         self.download_dir = download_dir
         # Set by any lane of the same payer that found the portal changed: the others stop too.
         self.stop_payer = stop_payer or threading.Event()
+        # Set when this run could not renew its hold on the account (another run may work it now): stop.
+        self.lease_lost = lease_lost or threading.Event()
         self.budget = LoginBudget()
 
     def run(self, work: AccountWork, sink: FindingSink) -> AccountOutcome:
@@ -204,7 +207,9 @@ class AccountRunner:
                                           work.correspondence_since, work.known_document_ids)
             if letters is not None:
                 sink.persist("correspondence", list(letters))
-                outcome.letters_downloaded, outcome.letters_done = len(letters), True
+                outcome.letters_done = True
+                outcome.letters_downloaded = sum(1 for f in letters if f.kind == "correspondence")
+                outcome.problems += sum(1 for f in letters if f.kind == "portal_problem")
         if "check_claim_status" in capabilities and self._go_on(outcome):
             self._claims(adapter, work, sink, outcome)
         if work.authorizations and "pull_authorizations" in capabilities and self._go_on(outcome):
@@ -228,7 +233,9 @@ class AccountRunner:
             return None
 
     def _go_on(self, outcome: AccountOutcome) -> bool:
-        """False once another lane of this payer found the portal changed (or this one stopped)."""
+        """False once another lane of this payer found the portal changed, the lease was lost, or this lane stopped."""
+        if outcome.stopped_by is None and self.lease_lost.is_set():
+            outcome.stopped_by = "LeaseLost"
         if self.stop_payer.is_set() and outcome.stopped_by is None:
             outcome.stopped_by = "PortalChanged"
         return outcome.stopped_by is None
@@ -284,6 +291,8 @@ class AccountRunner:
     def _uploads(self, adapter: PortalAdapter, packets: list[RecordsPacket], work: AccountWork,
                  sink: FindingSink, outcome: AccountOutcome) -> None:
         for packet in packets:
+            if not self._go_on(outcome):
+                return
             if packet.packet_id not in outcome.packets_done:
                 self._upload(adapter, packet, work, sink, outcome)
                 outcome.packets_done.append(packet.packet_id)
@@ -357,6 +366,8 @@ class AccountRunner:
         findings: list[Finding] = []
         try:
             for claim in batch:
+                if not self._go_on(outcome):
+                    return False
                 try:
                     findings.append(self._step(adapter, adapter.check_claim_status, claim))
                     state["failures"] = 0

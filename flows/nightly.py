@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -30,6 +31,7 @@ from workqueue.planning import mark_unconfirmed, mark_uploading, plan_night
 from workqueue.runs import finish_run, start_run
 from workqueue.tasks import worklist_summary
 
+_log = logging.getLogger(__name__)
 # Findings from several accounts arrive at once; the work queue takes them one batch at a time.
 _persist_lock = threading.Lock()
 _session_limits: dict[str, threading.BoundedSemaphore] = {}
@@ -154,25 +156,35 @@ class _FlowSink:
 
 
 @contextmanager
-def _account_lease(work: AccountWork, run_id: int) -> Iterator[accounts.LeaseRefused | None]:
-    """Hold the account for this run (renewed in the background) or say who holds it; released at the end."""
+def _account_lease(work: AccountWork, run_id: int) -> Iterator[tuple[accounts.LeaseRefused | None, threading.Event]]:
+    """Hold the account for this run (renewed in the background) or say who holds it; released at the end.
+
+    Yields (refused, lost): `refused` says who holds the account instead; `lost` is set if a renewal finds
+    the lease gone (this process stalled past it and another run took the account), and the lane stops.
+    """
     seconds = load_rules().night.lease_seconds
     payer, account = work.payer_id, work.credential.account
+    lost = threading.Event()
     refused = _db(accounts.acquire_lease, payer, account, run_id=run_id, seconds=seconds)
     if refused is not None:
-        yield refused
+        yield refused, lost
         return
     done = threading.Event()
 
     def renew() -> None:
         while not done.wait(seconds / 3):
-            _db(accounts.renew_lease, payer, account, run_id=run_id, seconds=seconds)
-            _db(accounts.heartbeat, run_id)
+            try:
+                if not _db(accounts.renew_lease, payer, account, run_id=run_id, seconds=seconds):
+                    lost.set()
+                    return
+                _db(accounts.heartbeat, run_id)
+            except Exception as error:  # a database hiccup: try again at the next beat, the lease still runs
+                _log.warning("%s/%s: lease renewal failed (%s)", payer, account, type(error).__name__)
 
     renewer = threading.Thread(target=renew, name=f"lease-{payer}-{account}", daemon=True)
     renewer.start()
     try:
-        yield None
+        yield None, lost
     finally:
         done.set()
         renewer.join(timeout=10)
@@ -223,7 +235,7 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> t
     sink = _FlowSink(run_id)
     home = payerbot_home()
     total = AccountOutcome(payer_id=work.payer_id, account=work.credential.account, started_at=time.time())
-    with _account_lease(work, run_id) as refused:
+    with _account_lease(work, run_id) as (refused, lease_lost):
         if refused is not None:
             total.skipped = f"not worked: {refused}"
             logger.warning("%s/%s skipped: %s", work.payer_id, work.credential.account, refused)
@@ -235,14 +247,14 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> t
         with _session_limit(work.payer_id), launched_browser() as browser:
             runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
                                    evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}",
-                                   stop_payer=stop_payer)
+                                   stop_payer=stop_payer, lease_lost=lease_lost)
             todo = work
             while True:
                 part: AccountOutcome = runner.run(todo, sink)
                 if todo is work:
                     total.started_at = part.started_at  # when the browser context opened (after any wait)
                 _merge(total, part)
-                if not part.deferred:
+                if not part.deferred or lease_lost.is_set():
                     break
                 if time.monotonic() + retry_s > deadline:
                     # Still down when the window closes: one operator task, and the next night tries again.

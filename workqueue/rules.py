@@ -21,7 +21,7 @@ PROBLEM_KINDS = {
     "LoginFailed": "login_failed", "AccountLocked": "account_locked", "MfaRequired": "mfa_required",
     "CaptchaChallenge": "captcha_challenge", "PortalChanged": "portal_changed",
     "PortalUnavailable": "portal_unavailable", "MaintenanceWindow": "portal_unavailable",
-    "SessionUnstable": "session_unstable",
+    "SessionUnstable": "session_unstable", "DownloadTooLarge": "download_too_large",
 }
 #: kinds about the portal itself, not one account: one task per payer while it is open
 PAYER_WIDE_KINDS = ("portal_changed", "portal_unavailable")

@@ -10,13 +10,14 @@ from datetime import date
 from playwright.sync_api import Locator
 from pydantic import BaseModel, ValidationError
 
-from bots.downloads import download_letter
+from bots.downloads import DownloadTooLarge, download_letter
 from bots.errors import PortalChanged
 from bots.findings import (
     AuthorizationFinding,
     ClaimQuery,
     ClaimStatusFinding,
     CorrespondenceFinding,
+    PortalProblem,
     RecordsPacket,
     ServiceLine,
     UploadConfirmation,
@@ -188,9 +189,14 @@ class Reading:
                           provenance=self.provenance(fields["raw_status"]))
 
     def letters(self, rows: Iterable[LetterRow], known_ids: set[str], *,
-                since: date | None = None) -> list[CorrespondenceFinding]:
-        """Download each letter not known yet, once (bots.downloads: capped, checked, retried, stored by hash)."""
-        findings, seen = [], set(known_ids)
+                since: date | None = None) -> list[CorrespondenceFinding | PortalProblem]:
+        """Download each letter not known yet, once (bots.downloads: capped, checked, retried, stored by hash).
+
+        A letter over the download cap is not stored: it becomes a `download_too_large` problem for the
+        operator and the other letters go on (it is tried again next night, under the cap then in force).
+        """
+        findings: list[CorrespondenceFinding | PortalProblem] = []
+        seen = set(known_ids)
         last_click = 0.0
         for letter_id, title, date_text, click, *listed_name in rows:
             letter_date = parse_date(date_text)
@@ -206,7 +212,13 @@ class Reading:
                 last_click = time.monotonic()
                 click()
 
-            stored = download_letter(self, spaced, after_failure=self.check_interruptions)
+            try:
+                stored = download_letter(self, spaced, after_failure=self.check_interruptions)
+            except DownloadTooLarge as error:
+                findings.append(PortalProblem(
+                    error_type="DownloadTooLarge", provenance=self.provenance(),
+                    message=f"letter {letter_id} dated {letter_date or date_text}: {error.message}"[:500]))
+                continue
             findings.append(CorrespondenceFinding(
                 portal_document_id=letter_id, title=title, letter_date=letter_date,
                 suggested_file_name=next(filter(None, listed_name), stored.suggested_filename),

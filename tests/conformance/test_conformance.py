@@ -294,6 +294,23 @@ def test_cut_downloads_are_retried_and_stored_whole(payer_id: str, fresh_sandbox
     assert stored == sorted({f"{f.sha256}.pdf" for f in found})
 
 
+@pytest.mark.capability("download_correspondence")
+def test_letters_over_the_download_cap_become_problems(payer_id: str, fresh_sandbox, make_adapter) -> None:
+    """Each letter over the cap is one download_too_large problem naming it; the step goes on, stores nothing."""
+    portal = _portal(payer_id)
+    oracle = httpx.get(f"{fresh_sandbox.url}/_sandbox/{portal}/oracle").json()
+    since = date.fromisoformat(oracle["today"]) - timedelta(days=4)
+    recent = sorted(x["letter_id"] for x in oracle["letters"] if date.fromisoformat(x["letter_date"]) >= since)
+    assert recent, "the sandbox world has recent letters"
+    adapter = _logged_in(make_adapter, fresh_sandbox, payer_id)
+    adapter.session.max_download_bytes = 1024  # smaller than any PDF the portal serves
+    found = adapter.download_correspondence(since, set())
+    assert all(f.kind == "portal_problem" and f.error_type == "DownloadTooLarge" for f in found)
+    assert sorted(next(i for i in recent if f"letter {i} " in f.message) for f in found) == recent
+    left = list(adapter.session.download_dir.iterdir()) if adapter.session.download_dir.exists() else []
+    assert left == [], "nothing over the cap is kept, not even the browser's copy"
+
+
 @pytest.mark.capability("pull_authorizations")
 def test_authorizations_match_cases(payer_id: str, sandbox, make_adapter) -> None:
     portal = _portal(payer_id)

@@ -165,6 +165,23 @@ def test_three_unrecognised_pages_in_a_row_stop_the_account_and_the_payer() -> N
     assert runner.stop_payer.is_set()  # the payer's other lanes stop too
 
 
+def test_a_lost_lease_stops_the_account_before_its_next_claim_or_upload() -> None:
+    adapter = FakeAdapter(["Paid", "Paid", "Paid", "U-1"])
+    sink, outcome, runner = Sink(), _outcome(), _runner()
+    original = adapter.check_claim_status
+
+    def check_then_lose(claim):  # the renewer found another run holding the account after the second check
+        if adapter.calls == 1:
+            runner.lease_lost.set()
+        return original(claim)
+
+    adapter.check_claim_status = check_then_lose
+    runner._claims(adapter, _work(claims=[_claim(n) for n in range(3)], batch_size=5), sink, outcome)
+    assert outcome.stopped_by == "LeaseLost" and adapter.calls == 2 and outcome.claims_checked == 2
+    runner._uploads(adapter, [_packet(1)], _work(), sink, outcome)
+    assert adapter.submitted == [] and sink.uploading == []
+
+
 def test_a_claim_that_keeps_failing_transiently_gets_a_second_pass_at_the_end() -> None:
     adapter = FakeAdapter([PortalUnavailable("503")] * 5 + ["Paid", "Paid"])
     sink, outcome = Sink(), _outcome()

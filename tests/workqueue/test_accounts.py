@@ -91,3 +91,23 @@ def test_a_block_is_cleared_only_with_a_note_and_both_are_in_history(session: Se
     assert blocked_accounts(session) == {}
     assert [(h.action, h.actor) for h in account_history(session, "meridian", "main")] == [
         ("blocked", "bot"), ("cleared", "ops")]
+
+
+def test_a_lane_whose_lease_was_taken_over_is_told_to_stop(session: Session, monkeypatch) -> None:
+    """The renewer finds another run holding the account (this one stalled past its lease): `lost` is set."""
+    from types import SimpleNamespace
+
+    from flows import nightly
+
+    monkeypatch.setattr(nightly, "load_rules", lambda: SimpleNamespace(night=SimpleNamespace(lease_seconds=1.5)))
+    monkeypatch.setattr(nightly, "get_engine", lambda: session.get_bind())
+    work = SimpleNamespace(payer_id="meridian", credential=SimpleNamespace(account="main"))
+    with nightly._account_lease(work, run_id=1) as (refused, lost):
+        assert refused is None and not lost.is_set()
+        row = session.get(PortalAccount, ("meridian", "main"))
+        row.lease_run_id, row.lease_holder = 2, "otherhost:2"  # what a second run's acquire leaves behind
+        session.add(row)
+        session.commit()
+        assert lost.wait(5), "the renewer noticed within a renewal interval"
+    session.refresh(row)
+    assert row.lease_run_id == 2, "the lane that lost the lease does not release the new holder's lease"

@@ -53,7 +53,8 @@ def queued(session, tmp_path) -> tuple[Task, RecordsPacket]:
 
 
 @pytest.mark.parametrize(("error", "kind"), [("LoginFailed", "login_failed"), ("AccountLocked", "account_locked"),
-                                             ("PortalChanged", "portal_changed"), ("Weird", "portal_error")])
+                                             ("PortalChanged", "portal_changed"),
+                                             ("DownloadTooLarge", "download_too_large"), ("Weird", "portal_error")])
 def test_problem_becomes_one_operator_task(session, error, kind):
     report = persist_findings(session, [problem(error), problem(error, when=NOW + timedelta(minutes=5))], run_id=42)
     [task] = list_tasks(session)
@@ -84,6 +85,14 @@ def test_login_problem_blocks_the_account_until_an_operator_clears_it(session):
     [task] = list_tasks(session)
     assert task.status == "open" and task.reference_number == "bot-run-2"
     assert set(plan_night(session, now=NOW + timedelta(days=2)).blocked) == {("meridian", "main")}
+
+
+def test_a_letter_over_the_download_cap_blocks_nothing(session):
+    add_claim(session, "C1")
+    persist_findings(session, [problem("DownloadTooLarge")], run_id=3)
+    assert [t.kind for t in list_tasks(session)] == ["download_too_large"]
+    plan = plan_night(session, now=NOW + timedelta(days=1))
+    assert plan.blocked == {} and [q.claim_number for q in plan.claims["meridian"]] == ["C1"]
 
 
 def test_problem_after_login_does_not_block(session):
