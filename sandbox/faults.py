@@ -4,6 +4,11 @@ A SPEC is a comma list of `key=value`; a key may carry a `PORTAL.` prefix to app
 
     errors=0.1,slow=0.05,slow_s=2,meridian.expire_every=150,claimbridge.maintenance=on,northwind.layout=2
 
+`latency_ms` and `jitter_ms` give every portal answer (page, API call, download, injected error) the
+delay of a real payer's network: `latency_ms` plus a uniform random 0..`jitter_ms`, awaited without
+holding up other requests; `/stats` counts the delay in `latency_ms_total` so a benchmark can tell the
+portal's share of a run's time (requests x latency) from the bot's own.
+
 Unprefixed keys apply to every portal first, prefixed ones then override them. The same keys (unprefixed)
 go as JSON to `POST /_sandbox/<portal>/faults`. Randomness comes from one seeded `random.Random` per
 portal, so the same order of requests meets the same faults. Faults never touch the harness routes
@@ -21,7 +26,10 @@ from typing import Any
 
 #: counters every portal's `/_sandbox/<portal>/stats` shows (zero until something happens)
 FAULT_COUNTERS = ("requests", "errors_injected", "sessions_ended", "downloads_started", "downloads_cut",
-                  "uploads_recorded")
+                  "uploads_recorded", "latency_ms_total")
+#: what a portal request answered with, counted as `requests_<kind>` (`/stats` shows `requests_by_kind`)
+REQUEST_KINDS = ("page", "api", "download", "redirect", "error", "other")
+_MAX_MS = 60000
 _ERROR_STATUSES = (500, 502, 503, 504)
 _ERROR_PAGE = ("<!DOCTYPE html><html><head><title>{status} Server Error</title></head><body>"
                "<h1>{status} Server Error</h1><p>The server encountered a temporary error.</p></body></html>")
@@ -43,6 +51,13 @@ def _seconds(key: str, text: str) -> float:
     value = _number(key, text)
     if not 0.0 <= value <= 600:
         raise FaultSpecError(f"fault {key}={text!r}: seconds between 0 and 600 are expected")
+    return value
+
+
+def _millis(key: str, text: str) -> float:
+    value = _number(key, text)
+    if not 0.0 <= value <= _MAX_MS:
+        raise FaultSpecError(f"fault {key}={text!r}: milliseconds between 0 and {_MAX_MS} are expected")
     return value
 
 
@@ -98,6 +113,8 @@ KEYS: dict[str, tuple[Callable[[str, str], Any], str]] = {
     "login_layout": (_version, "login page version; 2 is one no adapter knows"),
     "hold_upload_s": (_seconds, "after recording an upload, wait this long before confirming (seconds)"),
     "hold_download_s": (_seconds, "wait this long before sending a letter's bytes (seconds)"),
+    "latency_ms": (_millis, "every portal answer is delayed this long (milliseconds)"),
+    "jitter_ms": (_millis, "plus a uniform random delay of 0 up to this (milliseconds)"),
 }
 #: keys kept on the portal's existing switches (PortalState attributes), not on FaultSettings
 SWITCH_KEYS = {"maintenance": "maintenance", "layout": "layout_version", "captcha_after": "captcha_after_searches"}
@@ -117,6 +134,8 @@ class FaultSettings:
     login_layout: int = 1
     hold_upload_s: float = 0.0
     hold_download_s: float = 0.0
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
 
 
 def parse_value(key: str, value: Any) -> Any:
@@ -214,6 +233,12 @@ class FaultMiddleware:
             status = state.fault_rng.choice(_ERROR_STATUSES)
             if fail_draw < faults.errors:
                 state.stats["errors_injected"] += 1
+                state.stats["requests_error"] += 1
+            delay_ms = self._latency_draw()
+            state.stats["latency_ms_total"] += round(delay_ms)
+        if delay_ms:
+            # the payer's network and servers: every answer waits, the other requests go on meanwhile
+            await asyncio.sleep(delay_ms / 1000)
         if fail_draw < faults.errors:
             return await self._error(send, status)
         if slow_draw < faults.slow:
@@ -225,6 +250,13 @@ class FaultMiddleware:
             return  # the connection is closed with the body short of its Content-Length
         finally:
             _marks.reset(token)
+
+    def _latency_draw(self) -> float:
+        """This request's delay in ms: latency_ms plus a uniform 0..jitter_ms (drawn only when jitter is set,
+        so specs without jitter meet the same faults as before)."""
+        faults = self.state.faults
+        jitter = self.state.fault_rng.uniform(0.0, faults.jitter_ms) if faults.jitter_ms else 0.0
+        return faults.latency_ms + jitter
 
     def _count_session_request(self, scope) -> None:
         """Count a request of a live session; past `expire_every` the portal ends that session."""
@@ -257,6 +289,8 @@ class FaultMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 headers = {k.lower(): v for k, v in message.get("headers", [])}
+                with state.lock:
+                    state.stats[f"requests_{_kind(message['status'], headers)}"] += 1
                 if "upload" in marks and state.faults.hold_upload_s:
                     await asyncio.sleep(state.faults.hold_upload_s)
                 if headers.get(b"content-type", b"").startswith(b"application/pdf"):
@@ -284,6 +318,25 @@ class FaultMiddleware:
             return await send(message)
 
         return wrapped
+
+
+def _kind(status: int, headers: dict[bytes, bytes]) -> str:
+    """What an answer was, for the per-kind request counters: page, api, download, redirect or other."""
+    content_type = headers.get(b"content-type", b"")
+    if 300 <= status < 400:
+        return "redirect"
+    if content_type.startswith(b"application/pdf"):
+        return "download"
+    if content_type.startswith(b"application/json"):
+        return "api"
+    if content_type.startswith(b"text/html"):
+        return "page"
+    return "other"
+
+
+def request_kinds(stats) -> dict[str, int]:
+    """Requests counted per kind of answer (what `/stats` shows as `requests_by_kind`)."""
+    return {kind: stats.get(f"requests_{kind}", 0) for kind in REQUEST_KINDS}
 
 
 def _cookie_values(scope) -> list[str]:

@@ -19,6 +19,7 @@ from sandbox.faults import (
     describe_settings,
     parse_settings,
     parse_spec,
+    request_kinds,
     reset_settings,
 )
 from sandbox.state import PortalState
@@ -64,6 +65,7 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
             counters = dict(state.stats)
             return {"counters": counters, "login_attempts": dict(state.login_attempts),
                     "locked": sorted(state.locked), "live_sessions": len(state.sessions),
+                    "requests_by_kind": request_kinds(counters),
                     **{name: counters.get(name, 0) for name in FAULT_COUNTERS}}
 
     @router.post("/faults")

@@ -54,7 +54,8 @@ def test_prefixed_keys_override_common_ones_whatever_the_order():
 
 def test_every_key_parses():
     spec = ("errors=0,slow=1,slow_s=0.5,expire_every=3,maintenance=off,layout=1,captcha_after=4,"
-            "cut_downloads=0.25,mfa_refuse=on,login_captcha=yes,login_layout=2,hold_upload_s=1,hold_download_s=2")
+            "cut_downloads=0.25,mfa_refuse=on,login_captcha=yes,login_layout=2,hold_upload_s=1,hold_download_s=2,"
+            "latency_ms=250,jitter_ms=50")
     values = parse_spec(spec, PORTALS)["meridian"]
     assert set(values) == set(KEYS)
     assert values["mfa_refuse"] is True and values["captcha_after"] == 4 and values["login_layout"] == 2
