@@ -225,10 +225,27 @@ class FaultMiddleware:
             path = path[len(root):]
         if _exempt(path or "/"):
             return await self.app(scope, receive, send)
+        state = self.state
+        with state.lock:
+            self._count_session_request(scope)
+            session = self._live_session(scope)
+        if session is None:
+            return await self._faulted(scope, receive, send)
+        state.in_flight.started(session)  # the session is in use until its answer is out
+        try:
+            return await self._faulted(scope, receive, send)
+        finally:
+            state.in_flight.finished(session)
+
+    def _live_session(self, scope) -> str | None:
+        """The token of the portal session a request belongs to (None: an anonymous request)."""
+        return next((token for token in _cookie_values(scope) if token in self.state.sessions), None)
+
+    async def _faulted(self, scope, receive, send) -> None:
+        """The portal's answer with this request's faults: latency, errors, slowness, cut downloads."""
         state, faults = self.state, self.state.faults
         with state.lock:
             state.stats["requests"] += 1
-            self._count_session_request(scope)
             fail_draw, slow_draw = state.fault_rng.random(), state.fault_rng.random()
             status = state.fault_rng.choice(_ERROR_STATUSES)
             if fail_draw < faults.errors:

@@ -54,9 +54,8 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
 
     @router.get("/{portal}/accounts")
     def accounts(portal: str) -> list[dict]:
-        profile = state_of(portal).profile
-        return [{"username": profile.username, "password": profile.password,
-                 "totp_seed": profile.totp_seed or None}]
+        """Every login: {username, password, totp_seed, practice}; the first is the profile's own."""
+        return [account.as_json() for account in state_of(portal).accounts.values()]
 
     @router.get("/{portal}/stats")
     def stats(portal: str) -> dict:
@@ -65,8 +64,20 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
             counters = dict(state.stats)
             return {"counters": counters, "login_attempts": dict(state.login_attempts),
                     "locked": sorted(state.locked), "live_sessions": len(state.sessions),
-                    "requests_by_kind": request_kinds(counters),
+                    "sessions_in_use_peak": state.in_flight.peak,
+                    "requests_by_kind": request_kinds(counters), **state.lookups.summary(),
                     **{name: counters.get(name, 0) for name in FAULT_COUNTERS}}
+
+    @router.post("/{portal}/reset_stats")
+    def reset_stats(portal: str) -> dict:
+        """Counters, login attempts, the lookup log and the sessions-in-use peak start over."""
+        state_of(portal).reset_stats()
+        return {"reset": True}
+
+    @router.get("/{portal}/lookups")
+    def lookups(portal: str) -> list[dict]:
+        """Every claim status/detail the portal showed: {claim_number, username, session, at}."""
+        return state_of(portal).lookups.entries()
 
     @router.post("/faults")
     def faults_all(body: Annotated[dict, Body()]) -> dict:

@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
+from sandbox.accounts import DEFAULT_PRACTICES
 from sandbox.faults import FaultMiddleware, apply_settings, parse_spec
 from sandbox.harness import harness_router
 from sandbox.state import PortalState
@@ -45,15 +46,21 @@ def fault_seed(seed: int, portal: str) -> int:
 
 
 def build_app(*, seed: int = 7, today: date | None = None, claims: int = 220,
-              portals: Iterable[str] | None = None,
-              faults: str | None = None) -> tuple[FastAPI, dict[str, PortalState]]:
-    """The sandbox application and the state of each portal in it, with a fault SPEC applied at start."""
+              portals: Iterable[str] | None = None, faults: str | None = None,
+              practices: tuple[str, ...] = DEFAULT_PRACTICES,
+              accounts_per_practice: int = 1) -> tuple[FastAPI, dict[str, PortalState]]:
+    """The sandbox application and the state of each portal in it, with a fault SPEC applied at start.
+
+    `practices` and `accounts_per_practice` give each portal several logins, each of one client practice
+    that sees only its own claims; the defaults are the one-login world of every existing test.
+    """
     chosen = list(portals or available_portals())
     settings = parse_spec(faults or "", chosen)  # a bad SPEC fails before anything starts
     root = FastAPI(title="payerbot sandbox portals", docs_url=None, redoc_url=None, openapi_url=None)
     states: dict[str, PortalState] = {}
     for portal in chosen:
-        world = World(PROFILES[portal], seed=seed, today=today, claims=claims)
+        world = World(PROFILES[portal], seed=seed, today=today, claims=claims, practices=practices,
+                      accounts_per_practice=accounts_per_practice)
         states[portal] = PortalState(world, fault_seed=fault_seed(seed, portal))
         module = importlib.import_module(PORTAL_MODULES[portal])
         root.mount(f"/{portal}", FaultMiddleware(module.create_app(states[portal]), states[portal]))
@@ -104,7 +111,9 @@ class SandboxServer:
         self.thread.join(timeout=10)
 
 
-def serve(port: int, seed: int, claims: int = 220, faults: str | None = None) -> None:
+def serve(port: int, seed: int, claims: int = 220, faults: str | None = None,
+          practices: tuple[str, ...] = DEFAULT_PRACTICES, accounts_per_practice: int = 1) -> None:
     """Run the sandbox in the foreground until interrupted (`payerbot sandbox [--faults SPEC]`)."""
-    app, _ = build_app(seed=seed, claims=claims, faults=faults)
+    app, _ = build_app(seed=seed, claims=claims, faults=faults, practices=practices,
+                       accounts_per_practice=accounts_per_practice)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="info")

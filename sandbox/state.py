@@ -10,7 +10,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from sandbox import faults as fault_injection
-from sandbox.world import World
+from sandbox.accounts import Account
+from sandbox.usage import LookupLog, SessionsInFlight
+from sandbox.world import Authorization, Claim, Letter, World
 
 
 @dataclass
@@ -66,6 +68,10 @@ class PortalState:
         self.fault_seed = fault_seed
         self.fault_rng = random.Random(fault_seed)
         self.fault_session_requests: dict[str, int] = {}
+        # logins (one or more per client practice), what bots looked up, sessions in use at once
+        self.accounts: dict[str, Account] = {account.username: account for account in world.accounts}
+        self.lookups = LookupLog()
+        self.in_flight = SessionsInFlight()
 
     def reseed_faults(self, seed: int | None = None) -> None:
         """Start the fault RNG over, so the same request order meets the same faults again."""
@@ -77,6 +83,47 @@ class PortalState:
     @property
     def profile(self):
         return self.world.profile
+
+    def reset_stats(self) -> None:
+        """Counters, login attempts, the lookup log and the sessions-in-use peak start over."""
+        with self.lock:
+            self.stats = Counter({name: 0 for name in fault_injection.FAULT_COUNTERS})
+            self.login_attempts.clear()
+            self.lookups.clear()
+            self.in_flight.reset_peak()
+
+    # -- practices: a login sees only its own practice's claims, letters, authorizations, uploads ----------
+    def practice_of(self, username: str) -> str | None:
+        """The practice a login belongs to (None: no such login)."""
+        account = self.accounts.get(username)
+        return account.practice if account else None
+
+    def totp_seed_of(self, username: str) -> str:
+        """The authenticator seed of a login ("" if it has none)."""
+        account = self.accounts.get(username)
+        return account.totp_seed if account else ""
+
+    def claims_for(self, username: str) -> list[Claim]:
+        """The claims this login's practice billed."""
+        return self.world.claims_of(self.practice_of(username))
+
+    def letters_for(self, username: str) -> list[Letter]:
+        """The letters on the portal now for this login's practice, newest first."""
+        return self.world.letters_of(self.practice_of(username))
+
+    def authorizations_for(self, username: str) -> list[Authorization]:
+        """The authorizations of this login's practice."""
+        return self.world.authorizations_of(self.practice_of(username))
+
+    def uploads_for(self, username: str) -> list[UploadRecord]:
+        """The attachments any login of this practice sent."""
+        practice = self.practice_of(username)
+        with self.lock:
+            return [u for u in self.uploads if practice is not None and self.practice_of(u.username) == practice]
+
+    def record_lookup(self, claim: Claim, username: str, token: str | None) -> None:
+        """The portal showed this claim's status/detail to this login (the harness lookup log)."""
+        self.lookups.record(claim.claim_number, username, token or "")
 
     # -- sessions ---------------------------------------------------------------------------------------
     def new_session(self, username: str) -> str:
@@ -122,8 +169,8 @@ class PortalState:
             self.stats["login_attempts"] += 1
             if username in self.locked:
                 return "locked"
-            profile = self.profile
-            if username == profile.username and password == profile.password:
+            account = self.accounts.get(username)
+            if account is not None and password == account.password:
                 self.failed_in_a_row[username] = 0
                 return "ok"
             self.stats["failed_logins"] += 1

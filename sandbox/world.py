@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
+from sandbox.accounts import DEFAULT_PRACTICES, Account, check_practices, make_accounts
+from sandbox.practices import assign_practices
+
 CENT = Decimal("0.01")
 
 # outcome -> (X12 claim status category a perfect bot reports, finalized?)
@@ -156,6 +159,7 @@ class Claim:
     crossover_payer: str | None = None
     denial_reason: str | None = None
     search_reference: str | None = None
+    practice: str = DEFAULT_PRACTICES[0]  # the client practice that billed it (only its logins see it)
 
     @property
     def status_category(self) -> str | None:
@@ -186,6 +190,7 @@ class Letter:
     due_date: date | None
     body: list[str]
     held: bool = False  # not on the portal until the harness releases it (a later night's mail)
+    practice: str = DEFAULT_PRACTICES[0]  # whose mailbox it is in
 
 
 @dataclass
@@ -204,6 +209,7 @@ class Authorization:
     decision_date: date | None
     start_date: date | None
     end_date: date | None
+    practice: str = DEFAULT_PRACTICES[0]  # the practice that requested it
 
 
 def _money(value: Decimal) -> Decimal:
@@ -214,7 +220,10 @@ class World:
     """One payer's synthetic world, generated deterministically from (profile, seed, today)."""
 
     def __init__(self, profile: PayerProfile, *, seed: int = 7, today: date | None = None,
-                 claims: int = 220, members: int = 45, authorizations: int = 30):
+                 claims: int = 220, members: int = 45, authorizations: int = 30,
+                 practices: tuple[str, ...] = DEFAULT_PRACTICES, accounts_per_practice: int = 1):
+        self.practices = check_practices(practices, accounts_per_practice)
+        self.accounts: list[Account] = make_accounts(profile, seed, self.practices, accounts_per_practice)
         self.profile = profile
         self.seed = seed
         self.today = today or date.today()
@@ -225,6 +234,8 @@ class World:
         self._pair_claims_on_same_day()
         self.letters: list[Letter] = []
         self._letters()
+        assign_practices(self, self.practices)  # after generation: the seeded draws stay as they were
+        self._claims_of = {p: [c for c in self.claims if c.practice == p] for p in self.practices}
 
     # -- generation ------------------------------------------------------------------------------------
     def _member(self, i: int) -> Member:
@@ -521,6 +532,23 @@ class World:
     def claim(self, claim_number: str) -> Claim | None:
         return next((c for c in self.claims if c.claim_number == claim_number), None)
 
+    @property
+    def several_practices(self) -> bool:
+        """Whether claims are split between practices (the inventory and oracle then name the practice)."""
+        return len(self.practices) > 1
+
+    def claims_of(self, practice: str | None) -> list[Claim]:
+        """The claims one practice's logins see (in world order); none for an unknown practice."""
+        return self._claims_of.get(practice or "", [])
+
+    def letters_of(self, practice: str | None) -> list[Letter]:
+        """The letters on the portal now for one practice, newest first."""
+        return [letter for letter in self.visible_letters() if letter.practice == practice]
+
+    def authorizations_of(self, practice: str | None) -> list[Authorization]:
+        """The authorizations one practice's logins see."""
+        return [auth for auth in self.authorizations if auth.practice == practice]
+
     def inventory_rows(self) -> list[dict[str, str]]:
         """The claims inventory a practice management system would export for this payer."""
         rows = []
@@ -542,6 +570,7 @@ class World:
                 "units": ";".join(str(line.units) for line in c.lines),
                 "auth_number": c.auth_number or "",
                 "provider_npi": c.provider_npi,
+                **({"practice": c.practice} if self.several_practices else {}),
             })
         return rows
 
@@ -576,11 +605,14 @@ class World:
                 "procedure_codes": [line.procedure_code for line in c.lines],
                 "units": [line.units for line in c.lines],
             }
+            if self.several_practices:
+                claims[c.claim_number]["practice"] = c.practice
         letters = [{
             "letter_id": letter.letter_id, "type": letter.letter_type, "letter_date": letter.letter_date.isoformat(),
             "claim_number": letter.claim_number, "payer_claim_number": letter.payer_claim_number,
             "reference_number": letter.reference_number, "due_date": _iso(letter.due_date),
             "file_name": letter.file_name,
+            **({"practice": letter.practice} if self.several_practices else {}),
         } for letter in self.visible_letters()]
         auths = [{
             "auth_number": a.auth_number, "member_id": a.member.member_id, "service": a.service,
@@ -588,6 +620,7 @@ class World:
             "status": a.status, "approved_units": a.approved_units, "used_units": a.used_units,
             "requested_date": a.requested_date.isoformat(), "start_date": _iso(a.start_date),
             "end_date": _iso(a.end_date),
+            **({"practice": a.practice} if self.several_practices else {}),
         } for a in self.authorizations]
         return {"payer_id": self.profile.payer_id, "payer_name": self.profile.name, "today": self.today.isoformat(),
                 "appeal_window_days": self.profile.appeal_window_days, "claims": claims, "letters": letters,

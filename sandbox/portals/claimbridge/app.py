@@ -219,10 +219,10 @@ def create_app(state: PortalState) -> FastAPI:
         context: dict = {"tab": tab if tab in ("claims", "authorizations", "letters") else "claims",
                          "payer_name": PAYERS[0][1], "username": found[1].username}
         if context["tab"] == "authorizations":
-            rows, page, pages = paginate(world.authorizations, page, AUTHS_PER_PAGE)
+            rows, page, pages = paginate(state.authorizations_for(found[1].username), page, AUTHS_PER_PAGE)
             context.update(auths=rows, page=page, pages=pages, wording=AUTH_WORDING)
         elif context["tab"] == "letters":
-            letters = world.visible_letters()
+            letters = state.letters_for(found[1].username)
             error = None
             since = parse_mdy(date_from) if date_from else None
             if date_from and since is None:
@@ -240,7 +240,7 @@ def create_app(state: PortalState) -> FastAPI:
         if isinstance(found, Response):
             return found
         auth: Authorization | None = next(
-            (a for a in world.authorizations if a.auth_number == auth_number), None)
+            (a for a in state.authorizations_for(found[1].username) if a.auth_number == auth_number), None)
         if auth is None:
             return render(request, "workspace.html", status_code=404, tab="authorizations", auths=[], page=1,
                           pages=1, wording=AUTH_WORDING, payer_name=PAYERS[0][1], username=found[1].username,
@@ -252,7 +252,7 @@ def create_app(state: PortalState) -> FastAPI:
         found = current(request)
         if isinstance(found, Response):
             return found
-        letter = next((x for x in world.visible_letters() if x.letter_id == letter_id), None)
+        letter = next((x for x in state.letters_for(found[1].username) if x.letter_id == letter_id), None)
         if letter is None:
             return Response("Document not found.", status_code=404, media_type="text/plain")
         with state.lock:
@@ -301,12 +301,13 @@ def create_app(state: PortalState) -> FastAPI:
             # The interstitial replaces the results: the search is not performed.
             return render(request, "frame_captcha.html", csrf=record.csrf_token, image=_CAPTCHA_IMG,
                           message=CAPTCHA_TEXT, error=None)
+        mine = state.claims_for(record.username)  # another practice's claims are not found
         if icn:
-            matches = [c for c in world.claims if on_file(c) and c.payer_claim_number == icn]
+            matches = [c for c in mine if on_file(c) and c.payer_claim_number == icn]
             txn = claim_number_reference(payer_id, icn)
         else:
             window = timedelta(days=SUBSCRIBER_WINDOW_DAYS)
-            matches = [c for c in world.claims if on_file(c) and c.member.member_id == member
+            matches = [c for c in mine if on_file(c) and c.member.member_id == member
                        and abs(c.date_of_service - dos) <= window]
             txn = search_reference(payer_id, member, dos)
         matches.sort(key=lambda c: (-c.date_of_service.toordinal(), c.payer_claim_number))
@@ -339,10 +340,13 @@ def create_app(state: PortalState) -> FastAPI:
         found = current(request)
         if isinstance(found, Response):
             return found
-        claim = next((c for c in world.claims if on_file(c) and c.payer_claim_number == icn), None)
+        token, record = found
+        claim = next((c for c in state.claims_for(record.username) if on_file(c) and c.payer_claim_number == icn),
+                     None)
         if claim is None:
-            return render(request, "frame_search.html", status_code=404, csrf=found[1].csrf_token,
+            return render(request, "frame_search.html", status_code=404, csrf=record.csrf_token,
                           error="Claim not found.", values={})
+        state.record_lookup(claim, record.username, token)
         finalized_on = claim.adjudication_date
         effective = finalized_on or min(claim.submitted_date + timedelta(days=2), world.today)
         if claim.outcome == "received":

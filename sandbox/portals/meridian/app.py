@@ -183,7 +183,8 @@ def create_app(state: PortalState) -> FastAPI:
             return bad_token(request)
         code = str(form.get("code", "")).strip()
         refused = state.faults.mfa_refuse
-        if refused or not (code.isdigit() and pyotp.TOTP(profile.totp_seed).verify(code, valid_window=1)):
+        authenticator = pyotp.TOTP(state.totp_seed_of(record.username))  # each login has its own seed
+        if refused or not (code.isdigit() and authenticator.verify(code, valid_window=1)):
             return mfa_page(request, record, "The security code is not valid.")
         record.mfa_passed = True
         with state.lock:
@@ -210,8 +211,10 @@ def create_app(state: PortalState) -> FastAPI:
         return render(request, "home.html", record=record, today=world.today)
 
     # -- claims -----------------------------------------------------------------------------------------
-    def on_file(icn: str) -> Claim | None:
-        return next((c for c in world.claims if c.on_file and c.payer_claim_number == icn), None)
+    def on_file(record: PortalSessionRecord, icn: str) -> Claim | None:
+        # another practice's claim is as unknown to this login as a claim never filed
+        return next((c for c in state.claims_for(record.username) if c.on_file and c.payer_claim_number == icn),
+                    None)
 
     @app.get("/claims/search")
     def claim_search_form(request: Request) -> Response:
@@ -254,12 +257,13 @@ def create_app(state: PortalState) -> FastAPI:
         search = record.data.get("search")
         if search is None:
             return redirect(request, "/claims/search")
+        mine = state.claims_for(record.username)
         if search["type"] == "icn":
             reference = claim_number_reference(profile.payer_id, search["icn"])
-            found = [c for c in world.claims if c.on_file and c.payer_claim_number == search["icn"]]
+            found = [c for c in mine if c.on_file and c.payer_claim_number == search["icn"]]
         else:
             reference = search_reference(profile.payer_id, search["member_id"], search["dos_from"])
-            found = [c for c in world.claims if c.on_file and c.member.member_id == search["member_id"]
+            found = [c for c in mine if c.on_file and c.member.member_id == search["member_id"]
                      and search["dos_from"] <= c.date_of_service <= search["dos_to"]]
         found.sort(key=lambda c: (c.date_of_service, c.payer_claim_number), reverse=True)
         pages = max(1, -(-len(found) // RESULTS_PER_PAGE))
@@ -274,10 +278,11 @@ def create_app(state: PortalState) -> FastAPI:
         record = logged_in(request)
         if record is None:
             return timed_out(request)
-        claim = on_file(icn)
+        claim = on_file(record, icn)
         if claim is None:
             return render(request, "error.html", 404, record=record, title="Claim Detail",
                           message="Claim not found.")
+        state.record_lookup(claim, record.username, request.cookies.get(SESSION_COOKIE))
         template = "claim_v2.html" if state.layout_version == 2 else "claim.html"
         return render(request, template, record=record, claim=claim, status=STATUS_WORDING[claim.outcome],
                       adjudicated=claim.adjudication_date is not None)
@@ -291,7 +296,7 @@ def create_app(state: PortalState) -> FastAPI:
         since_text = request.query_params.get("from", "").strip()
         since = parse_mdy(since_text) if since_text else None
         error = "Enter the date as MM/DD/YYYY." if since_text and since is None else None
-        letters = [x for x in world.visible_letters() if since is None or x.letter_date >= since]
+        letters = [x for x in state.letters_for(record.username) if since is None or x.letter_date >= since]
         pages = max(1, -(-len(letters) // DOCUMENTS_PER_PAGE))
         page = min(max(page, 1), pages)
 
@@ -310,7 +315,7 @@ def create_app(state: PortalState) -> FastAPI:
         record = logged_in(request)
         if record is None:
             return timed_out(request)
-        letter = next((x for x in world.visible_letters() if x.letter_id == letter_id), None)
+        letter = next((x for x in state.letters_for(record.username) if x.letter_id == letter_id), None)
         if letter is None:
             return render(request, "error.html", 404, record=record, title="Document Center",
                           message="The document you requested is no longer available.")
@@ -349,7 +354,7 @@ def create_app(state: PortalState) -> FastAPI:
             return refuse("Please choose a Document Type.")
         if not data.startswith(b"%PDF-"):
             return refuse("Only PDF files are accepted.")
-        if on_file(icn) is None:
+        if on_file(record, icn) is None:
             return refuse("Claim number not found.")
         receipt = state.record_upload(icn, document_type, getattr(upload, "filename", "") or "upload.pdf",
                                       hashlib.sha256(data).hexdigest(), len(data), username=record.username)
@@ -357,12 +362,11 @@ def create_app(state: PortalState) -> FastAPI:
 
     @app.get("/attachments/history")
     def attachment_history(request: Request, page: int = 1) -> Response:
-        """Every attachment this account sent, newest first, ten a page (what real portals call history)."""
+        """Every attachment this practice's logins sent, newest first, ten a page (the portal's history)."""
         record = logged_in(request)
         if record is None:
             return timed_out(request)
-        with state.lock:
-            mine = [u for u in state.uploads if u.username == record.username]
+        mine = state.uploads_for(record.username)
         mine.sort(key=lambda u: (u.received_at, u.confirmation_number), reverse=True)
         pages = max(1, -(-len(mine) // HISTORY_PER_PAGE))
         page = min(max(page, 1), pages)
@@ -379,7 +383,7 @@ def create_app(state: PortalState) -> FastAPI:
         record = logged_in(request)
         if record is None:
             return timed_out(request)
-        auths = world.authorizations
+        auths = state.authorizations_for(record.username)
         pages = max(1, -(-len(auths) // AUTHS_PER_PAGE))
         page = min(max(page, 1), pages)
         return render(request, "auths.html", record=record, page=page, pages=pages, wording=AUTH_WORDING,
@@ -390,7 +394,7 @@ def create_app(state: PortalState) -> FastAPI:
         record = logged_in(request)
         if record is None:
             return timed_out(request)
-        auth = next((a for a in world.authorizations if a.auth_number == auth_number), None)
+        auth = next((a for a in state.authorizations_for(record.username) if a.auth_number == auth_number), None)
         if auth is None:
             return render(request, "error.html", 404, record=record, title="Authorizations",
                           message="Authorization not found.")

@@ -166,6 +166,11 @@ def create_app(state: PortalState) -> FastAPI:
     def current(request: Request):
         return state.session(request.cookies.get(SESSION_COOKIE))
 
+    def username(request: Request) -> str:
+        # the gate below lets no API call through without a live session
+        record = current(request)
+        return record.username if record is not None else ""
+
     @app.middleware("http")
     async def gate(request: Request, call_next):
         """Maintenance answers 503 on the API; API calls without a live session answer 401."""
@@ -262,11 +267,11 @@ def create_app(state: PortalState) -> FastAPI:
         return {"email": record.username, "organization": "Harbor Physical Therapy"}
 
     @app.get("/api/claims")
-    def claims(member_id: str = "", dos: str = "", claim_number: str = "", offset: int = 0,
+    def claims(request: Request, member_id: str = "", dos: str = "", claim_number: str = "", offset: int = 0,
                limit: int = 5) -> Response:
         offset, limit = _page_args(offset, limit, 5)
         member_id, claim_number = member_id.strip(), claim_number.strip().upper()
-        on_file = [c for c in state.world.claims if c.on_file]
+        on_file = [c for c in state.claims_for(username(request)) if c.on_file]
         if claim_number:
             found = [c for c in on_file if c.payer_claim_number == claim_number]
             reference = claim_number_reference(payer_id, claim_number)
@@ -288,16 +293,19 @@ def create_app(state: PortalState) -> FastAPI:
                              "results": [claim_summary(c) for c in page]})
 
     @app.get("/api/claims/{icn}")
-    def claim(icn: str) -> Response:
-        found = next((c for c in state.world.claims if c.on_file and c.payer_claim_number == icn), None)
+    def claim(request: Request, icn: str) -> Response:
+        user = username(request)
+        # another practice's claim answers exactly like a claim the payer never received
+        found = next((c for c in state.claims_for(user) if c.on_file and c.payer_claim_number == icn), None)
         if found is None:
             return _error(404, "We couldn't find that claim.")
+        state.record_lookup(found, user, request.cookies.get(SESSION_COOKIE))
         return JSONResponse(claim_detail(found))
 
     @app.get("/api/documents")
-    def documents(since: str = "", offset: int = 0, limit: int = 10) -> Response:
+    def documents(request: Request, since: str = "", offset: int = 0, limit: int = 10) -> Response:
         offset, limit = _page_args(offset, limit, 10)
-        letters = state.world.visible_letters()
+        letters = state.letters_for(username(request))
         if since:
             try:
                 start = date.fromisoformat(since)
@@ -310,8 +318,8 @@ def create_app(state: PortalState) -> FastAPI:
                              "documents": [letter_json(letter) for letter in page]})
 
     @app.get("/api/documents/{letter_id}/file")
-    def document_file(letter_id: str) -> Response:
-        letter = next((x for x in state.world.visible_letters() if x.letter_id == letter_id), None)
+    def document_file(request: Request, letter_id: str) -> Response:
+        letter = next((x for x in state.letters_for(username(request)) if x.letter_id == letter_id), None)
         if letter is None:
             return _error(404, "We couldn't find that document.")
         with state.lock:
@@ -320,12 +328,13 @@ def create_app(state: PortalState) -> FastAPI:
                         headers={"Content-Disposition": content_disposition(letter.file_name)})
 
     @app.get("/api/authorizations")
-    def authorizations() -> dict:
-        return {"authorizations": [auth_json(a) for a in state.world.authorizations]}
+    def authorizations(request: Request) -> dict:
+        return {"authorizations": [auth_json(a) for a in state.authorizations_for(username(request))]}
 
     @app.get("/api/authorizations/{auth_number}")
-    def authorization(auth_number: str) -> Response:
-        auth = next((a for a in state.world.authorizations if a.auth_number == auth_number), None)
+    def authorization(request: Request, auth_number: str) -> Response:
+        auth = next((a for a in state.authorizations_for(username(request)) if a.auth_number == auth_number),
+                    None)
         if auth is None:
             return _error(404, "We couldn't find that authorization.")
         return JSONResponse(auth_json(auth))
