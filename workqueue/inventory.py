@@ -1,6 +1,8 @@
 """Import the practice's claims inventory (CSV): validate every row first, then upsert all or nothing.
 
 The file is read as a stream (size-capped before reading); every problem names its line and column.
+An optional `practice` column says which client practice each claim belongs to (blank: the default one);
+a claim number stays unique in the installation, so one already held by another practice refuses the file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from sqlmodel import Session, col, select
 from bots.findings import utc_now
 from workqueue.config import Limits, load_rules
 from workqueue.models import Claim
+from workqueue.practice_rows import move_claim_practice
+from workqueue.practices import DEFAULT_PRACTICE, check_practice
 
 REQUIRED_COLUMNS = ("claim_number", "payer_id", "member_id", "date_of_service")
 KNOWN_COLUMNS = (
@@ -27,6 +31,9 @@ KNOWN_COLUMNS = (
     "patient_dob", "date_of_service", "submitted_date", "billed_amount", "expected_amount",
     "payer_claim_number", "procedure_codes", "units", "auth_number", "provider_npi",
 )
+# A billing company's inventories say whose claim each row is; a single practice's export has no such column.
+PRACTICE_COLUMN = "practice"
+ACCEPTED_COLUMNS = (*KNOWN_COLUMNS, PRACTICE_COLUMN)
 
 
 class InventoryError(Exception):
@@ -107,6 +114,7 @@ class InventoryRow(BaseModel):
     units: str = ""
     auth_number: str | None = None
     provider_npi: str | None = None
+    practice: str = DEFAULT_PRACTICE
 
     @model_validator(mode="before")
     @classmethod
@@ -118,6 +126,11 @@ class InventoryRow(BaseModel):
     @classmethod
     def _dates(cls, value):
         return _parse_date(value.strip()) if isinstance(value, str) else value
+
+    @field_validator("practice", mode="before")
+    @classmethod
+    def _practice(cls, value):
+        return check_practice(value) if isinstance(value, str) else value
 
     @field_validator("billed_amount", "expected_amount", mode="before")
     @classmethod
@@ -135,12 +148,13 @@ class InventoryRow(BaseModel):
         return self
 
 
-def _reason(exc: ValidationError) -> str:
+def _reason(exc: ValidationError, header: list[str]) -> str:
     parts = []
     for err in exc.errors():
         field = ".".join(str(p) for p in err["loc"]) or "row"
+        where = f"{field} (column {header.index(field) + 1})" if field in header else field
         message = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{field}: {'missing' if err['type'] == 'missing' else message}")
+        parts.append(f"{where}: {'missing' if err['type'] == 'missing' else message}")
     return "; ".join(parts)
 
 
@@ -190,8 +204,12 @@ def _encoding_reason(column: int, byte: int, cells: list[str], header: list[str]
             "'CSV UTF-8') and import it again")
 
 
-def _rows(path: Path, limits: Limits, errors: list[tuple[int, str]]) -> Iterator[tuple[int, InventoryRow]]:
-    """(line, row) for every good row, streaming; problems go to `errors` (the header raises at once)."""
+def _rows(path: Path, limits: Limits, errors: list[tuple[int, str]],
+          columns: dict[str, int] | None = None) -> Iterator[tuple[int, InventoryRow]]:
+    """(line, row) for every good row, streaming; problems go to `errors` (the header raises at once).
+
+    `columns`, if given, is filled with each header name's column number (1-based).
+    """
     csv.field_size_limit(max(csv.field_size_limit(), int(limits.max_inventory_mb * 1024 * 1024) + 1))
     with path.open("rb") as handle:
         lines = _Lines(handle)
@@ -207,7 +225,7 @@ def _rows(path: Path, limits: Limits, errors: list[tuple[int, str]]) -> Iterator
         header = [h.strip() for h in first or []]
         if not any(header):
             raise InventoryError([(1, "empty file: no header")], path)
-        unknown = [h for h in header if h not in KNOWN_COLUMNS]
+        unknown = [h for h in header if h not in ACCEPTED_COLUMNS]
         missing = [h for h in REQUIRED_COLUMNS if h not in header]
         if unknown or missing:
             detail = []
@@ -216,6 +234,8 @@ def _rows(path: Path, limits: Limits, errors: list[tuple[int, str]]) -> Iterator
             if missing:
                 detail.append(f"missing column(s): {', '.join(missing)}")
             raise InventoryError([(1, "; ".join(detail))], path)
+        if columns is not None:
+            columns.update({name: i + 1 for i, name in enumerate(header)})
         seen: dict[str, int] = {}
         last = reader.line_num
         while len(errors) < _MAX_ERRORS:
@@ -250,7 +270,7 @@ def _rows(path: Path, limits: Limits, errors: list[tuple[int, str]]) -> Iterator
             try:
                 row = InventoryRow.model_validate(dict(zip(header, cells, strict=False)))
             except ValidationError as exc:
-                errors.append((line, _reason(exc)))
+                errors.append((line, _reason(exc, header)))
                 continue
             if row.claim_number in seen:
                 errors.append((line, f"claim_number {row.claim_number} repeats line {seen[row.claim_number]}"))
@@ -271,14 +291,43 @@ def read_inventory(path: Path, limits: Limits | None = None) -> list[InventoryRo
     return rows
 
 
-def _validate(path: Path, limits: Limits) -> int:
-    """Check the whole file without keeping its rows; the number of rows, or InventoryError."""
+def _validate(path: Path, limits: Limits, session: Session | None = None) -> int:
+    """Check the whole file without keeping its rows; the number of rows, or InventoryError.
+
+    With a session, claim numbers another practice already holds are errors too (looked up a chunk at a time).
+    """
     _check_size(path, limits)
     errors: list[tuple[int, str]] = []
-    count = sum(1 for _ in _rows(path, limits, errors))
+    columns: dict[str, int] = {}
+    count = 0
+    chunk: list[tuple[int, InventoryRow]] = []
+    for line, row in _rows(path, limits, errors, columns):
+        count += 1
+        if session is not None:
+            chunk.append((line, row))
+            if len(chunk) >= _CHUNK_ROWS:
+                errors += _other_practices(session, chunk, columns)
+                chunk = []
+    if session is not None:
+        errors += _other_practices(session, chunk, columns)
     if errors:
-        raise InventoryError(errors, path)
+        raise InventoryError(sorted(errors)[:_MAX_ERRORS], path)
     return count
+
+
+def _other_practices(session: Session, chunk: list[tuple[int, InventoryRow]],
+                     columns: dict[str, int]) -> list[tuple[int, str]]:
+    """Rows whose claim number an inventory of another practice already imported."""
+    if not chunk:
+        return []
+    numbers = [row.claim_number for _line, row in chunk]
+    held = dict(session.exec(select(Claim.claim_number, Claim.practice).where(
+        col(Claim.claim_number).in_(numbers), col(Claim.in_inventory).is_(True))).all())
+    where = f"claim_number (column {columns.get('claim_number', 1)})"
+    return [(line, f"{where}: claim {row.claim_number} already belongs to practice {held[row.claim_number]}, not "
+                   f"{row.practice}; a claim number is unique in the installation (fix the practice column, or "
+                   "the claim number)")
+            for line, row in chunk if row.claim_number in held and held[row.claim_number] != row.practice]
 
 
 def import_claims(path: Path, session: Session, *, limits: Limits | None = None) -> ImportReport:
@@ -289,7 +338,7 @@ def import_claims(path: Path, session: Session, *, limits: Limits | None = None)
     """
     path = Path(path)
     limits = limits or load_rules().limits
-    report = ImportReport(rows=_validate(path, limits))
+    report = ImportReport(rows=_validate(path, limits, session))
     now = utc_now()
     errors: list[tuple[int, str]] = []
     chunk: list[InventoryRow] = []
@@ -323,6 +372,8 @@ def _upsert(session: Session, rows: list[InventoryRow], now, report: ImportRepor
             # Exports often lack the payer's number; never forget the one a portal gave us.
             values["payer_claim_number"] = claim.payer_claim_number
         changed = {k: v for k, v in values.items() if getattr(claim, k) != v}
+        if "practice" in changed:  # only a claim known just from a portal answer moves (see _other_practices)
+            move_claim_practice(session, claim.claim_number, changed["practice"])
         if changed or not claim.in_inventory:
             for key, value in changed.items():
                 setattr(claim, key, value)

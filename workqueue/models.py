@@ -12,6 +12,7 @@ from sqlmodel import Field, SQLModel
 
 from bots.findings import utc_now
 from workqueue.coltypes import Money, UTCDateTime
+from workqueue.practices import DEFAULT_PRACTICE
 
 TASK_STATUSES = ("open", "in_progress", "waiting_on_payer", "done", "cancelled")
 ACTIVE_STATUSES = ("open", "in_progress", "waiting_on_payer")
@@ -31,11 +32,17 @@ def _money(**kwargs: Any) -> Any:
     return Field(default=None, sa_type=Money, **kwargs)
 
 
+def _practice(**kwargs: Any) -> Any:
+    # The server default lets rows written before practices existed (and by older code) read as the default one.
+    return Field(default=DEFAULT_PRACTICE, sa_column_kwargs={"server_default": DEFAULT_PRACTICE}, **kwargs)
+
+
 class Claim(SQLModel, table=True):
     """One claim of the practice's inventory plus what the bots last saw of it on the portal."""
 
     claim_number: str = Field(primary_key=True, description="the practice's claim number (CLM01)")
     payer_id: str = Field(index=True)
+    practice: str = _practice(index=True)  # the client practice the claim belongs to
     payer_name: str | None = None
     member_id: str | None = None
     patient_last_name: str | None = None
@@ -101,8 +108,10 @@ class Task(SQLModel, table=True):
         # searched by owner for "mine" and "my team"; the total and the text search read it too. Measured
         # (benchmarks/bench_web_worklist.py, 100k tasks, the counts' SQL alone): scope=all ~200 ms -> ~40 ms,
         # team ~50 ms -> ~10 ms, mine ~10 ms -> ~2 ms, the search's (q=C12) ~160 ms -> ~15-20 ms.
+        # practice is last: it narrows a person's view inside the index without changing its order (admins
+        # and the counts' GROUP BY keep the measured plan; a practice filter reads no table rows either).
         Index("ix_task_worklist", "owner", "kind", "payer_id", "status", "deadline", "snoozed_until",
-              "claim_number", "reference_number"),
+              "claim_number", "reference_number", "practice"),
         # The worklist's "N snoozed" line (snoozed_until > today): only the few snoozed tasks are in it, and
         # being partial it is never picked for the "not snoozed" test (snoozed_until IS NULL OR ...), where a
         # multi-index OR over it measured 52 ms against a 24 ms plain scan. Measured: 10-20 ms -> ~2 ms.
@@ -114,6 +123,9 @@ class Task(SQLModel, table=True):
     kind: str = Field(index=True)
     claim_number: str | None = Field(default=None, index=True)
     payer_id: str = Field(index=True)
+    # its claim's, else its portal account's; indexed only inside ix_task_worklist (a separate index was picked
+    # for a practice filter and then sorted every task for the counts' GROUP BY)
+    practice: str = _practice()
     account: str | None = None
     title: str
     payer_said: str | None = Field(default=None, sa_type=Text)
@@ -171,6 +183,7 @@ class Document(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(unique=True)
     payer_id: str = Field(index=True)
+    practice: str = _practice(index=True)  # the practice of the account it was downloaded through
     portal_document_id: str
     title: str
     letter_date: date | None = None
@@ -231,6 +244,7 @@ class RecordsPacket(SQLModel, table=True):
     task_id: int = Field(foreign_key="task.id", index=True)
     claim_number: str | None = None
     payer_id: str = Field(index=True)
+    practice: str = _practice(index=True)  # its task's: uploaded only through an account of this practice
     stored_path: str
     original_file_name: str
     sha256: str
@@ -251,6 +265,7 @@ class PortalAccount(SQLModel, table=True):
 
     payer_id: str = Field(primary_key=True)
     account: str = Field(primary_key=True)
+    practice: str = _practice()  # from the account's credential, recorded when a night plans it
     state: str = "ok"  # ok or blocked (only an operator clears a block)
     blocked_kind: str | None = None  # the task kind that blocked it: login_failed, mfa_required, ...
     blocked_reason: str | None = None
@@ -286,6 +301,8 @@ class WebUser(SQLModel, table=True):
     name: str = Field(primary_key=True)
     role: str = "biller"  # one of USER_ROLES
     team: str | None = None  # the owner name their team's tasks carry, e.g. denials-team
+    # Comma-separated practice ids a biller or operator sees; none listed: the default practice only. Admins see all.
+    practices: str = Field(default="", sa_column_kwargs={"server_default": ""})
     password_hash: str
     disabled: bool = False
     created_at: datetime = _when(default_factory=utc_now)

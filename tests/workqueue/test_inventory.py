@@ -90,3 +90,43 @@ def test_reimport_updates_fields_and_keeps_status_history(session, tmp_path):
     assert claim.payer_claim_number == "MHP1"
     assert claim.status_category == "P1"
     assert session.exec(select(func.count()).select_from(StatusFinding)).one() == 1
+
+
+def test_practice_column_sets_each_claims_practice_and_blank_is_the_default(session, tmp_path):
+    rows = [{**row, "practice": ""} for row in _world_rows()[:4]]
+    rows[1]["practice"] = "lakeview"
+    rows[2]["practice"] = " riverside "
+    import_claims(_write(tmp_path, rows), session)
+    practices = [session.get(Claim, row["claim_number"]).practice for row in rows]
+    assert practices == ["default", "lakeview", "riverside", "default"]
+    (tmp_path / "plain").mkdir()
+    import_claims(_write(tmp_path / "plain", _world_rows()[4:6]), session)  # no practice column at all
+    assert session.get(Claim, _world_rows()[5]["claim_number"]).practice == "default"
+
+
+def test_bad_practice_is_refused_naming_line_and_column(session, tmp_path):
+    rows = [{**row, "practice": "lakeview"} for row in _world_rows()[:3]]
+    rows[1]["practice"] = "Lake View!"  # line 3; practice is the 17th column
+    with pytest.raises(InventoryError) as caught:
+        import_claims(_write(tmp_path, rows), session)
+    [(line, reason)] = caught.value.errors
+    assert line == 3 and reason.startswith("practice (column 17): not a practice id")
+    assert "inventory.csv line 3: practice (column 17)" in caught.value.messages()[0]
+    assert _count(session) == 0
+
+
+def test_a_claim_number_of_another_practice_refuses_the_whole_file(session, tmp_path):
+    rows = [{**row, "practice": "lakeview"} for row in _world_rows()[:3]]
+    import_claims(_write(tmp_path, rows), session)
+    session.commit()
+    other = [{**row, "practice": "riverside"} for row in _world_rows()[3:6]]
+    other.insert(1, {**rows[2], "practice": "riverside", "expected_amount": "1.00"})  # line 3
+    (tmp_path / "second").mkdir()
+    with pytest.raises(InventoryError) as caught:
+        import_claims(_write(tmp_path / "second", other), session)
+    [message] = caught.value.messages()
+    assert message.startswith(f"inventory.csv line 3: claim_number (column 1): claim {rows[2]['claim_number']} "
+                              "already belongs to practice lakeview, not riverside")
+    assert _count(session) == 3  # nothing of the second file, and the first practice's claim untouched
+    claim = session.get(Claim, rows[2]["claim_number"])
+    assert (claim.practice, claim.expected_amount) == ("lakeview", Decimal(rows[2]["expected_amount"]))

@@ -46,7 +46,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_head_builds_exactly_the_model_schema(engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the migrations are found through the package, not the current directory
     init_db(engine)
-    assert version(engine) == head_revision() == "0004"
+    assert version(engine) == head_revision() == "0005"
     tables = set(inspect(engine).get_table_names())
     assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
     assert schema_diff(engine) == []
@@ -79,11 +79,10 @@ def test_create_all_database_is_stamped_and_keeps_its_rows(engine):
     with engine.begin() as connection:
         command.upgrade(alembic_config(connection), BASELINE)
         connection.execute(text("DROP TABLE alembic_version"))
-    with Session(engine) as session:
-        session.add(Claim(claim_number="C7", payer_id="meridian", date_of_service=date(2026, 1, 10),
-                          expected_amount=Decimal("99.99"), last_checked_at=WHEN))
-        session.commit()
-    # Raw SQL: today's Task model has columns that revision 0001 does not.
+    # Raw SQL: today's Claim and Task models have columns that revision 0001 does not.
+    _insert(engine, "claim", claim_number="C7", payer_id="meridian", date_of_service=date(2026, 1, 10),
+            expected_amount="99.99", last_checked_at=WHEN, procedure_codes="", units="", in_inventory=True,
+            finalized=False)
     _insert_task(engine, kind="denial_review", claim_number="C7", payer_id="meridian", title="Denied",
                  owner="biller", dedupe_key="denial_review:C7", reference_number="ICN-7")
     assert "alembic_version" not in inspect(engine).get_table_names()
@@ -128,11 +127,42 @@ def test_open_login_problems_from_before_accounts_existed_stay_blocked(engine):
 
 def _insert_task(engine, **values) -> None:
     """A task row as revision 0001 stores it (the columns it has, with their defaults)."""
-    row = {"reference_number": None, "claim_number": None, "account": None, "status": "open",
-           "priority": "normal", "evidence": "[]", "created_at": WHEN, "updated_at": WHEN, **values}
+    _insert(engine, "task", **{"reference_number": None, "claim_number": None, "account": None, "status": "open",
+                               "priority": "normal", "evidence": "[]", "created_at": WHEN, "updated_at": WHEN,
+                               **values})
+
+
+def _insert(engine, table: str, **row) -> None:
+    """One row by raw SQL (an older revision's columns, not today's model)."""
     with engine.begin() as connection:
-        connection.execute(text(f"INSERT INTO task ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
+        connection.execute(text(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
                            row)
+
+
+def test_rows_from_before_practices_become_the_default_practice(engine):
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0004")
+    _insert(engine, "claim", claim_number="C8", payer_id="meridian", procedure_codes="", units="",
+            in_inventory=True, finalized=False)
+    _insert_task(engine, kind="denial_review", claim_number="C8", payer_id="meridian", title="Denied",
+                 owner="biller", dedupe_key="denial_review:meridian:C8", snoozed_until=None)
+    _insert(engine, "document", sha256="ab" * 32, payer_id="meridian", portal_document_id="L-1", title="Letter",
+            stored_path="documents/meridian/l.pdf", original_file_name="l.pdf", text="", doc_type="other",
+            observed_at=WHEN)
+    _insert(engine, "portal_account", payer_id="meridian", account="main", state="ok", logins=0, updated_at=WHEN)
+    _insert(engine, "web_user", name="dana", role="biller", password_hash="x", disabled=False, created_at=WHEN,
+            updated_at=WHEN)
+    init_db(engine)
+    assert version(engine) == "0005"
+    with engine.connect() as connection:
+        practices = {table: connection.execute(text(f"SELECT practice FROM {table}")).scalars().all()
+                     for table in ("claim", "task", "document", "portal_account")}
+        assert connection.execute(text("SELECT practices FROM web_user")).scalar_one() == ""
+        plan = connection.execute(text("EXPLAIN QUERY PLAN SELECT owner, count(*) FROM task "
+                                       "WHERE practice = 'x' GROUP BY owner")).all()
+    assert practices == {table: ["default"] for table in practices}
+    assert "ix_task_worklist" in " ".join(str(row) for row in plan)  # the practice filter stays inside the index
+    assert schema_diff(engine) == []
 
 
 def test_the_audit_trail_refuses_updates_and_deletes(engine):
