@@ -29,6 +29,9 @@ class Credential(BaseModel):
     totp_seed: SecretStr | None = None
     portal_url: str | None = None
     options: dict[str, str] = {}
+    # The client practice this account works for (workqueue.practices.DEFAULT_PRACTICE); credentials stored
+    # before practices existed load as the default practice.
+    practice: str = "default"
 
     @property
     def key(self) -> str:

@@ -120,6 +120,8 @@ class ClaimQuery(_Finding):
     procedure_codes: list[str] = Field(default_factory=list)
     provider_npi: str | None = None
     submitted_date: date | None = None
+    # The claim's client practice: only that practice's portal accounts look it up.
+    practice: str = "default"
 
 
 class ClaimStatusFinding(_Finding):

@@ -22,6 +22,7 @@ from flows.export_cli import export_app
 from flows.payer_cli import payer_app
 from flows.users_cli import audit_command, users_app
 from workqueue.cli import claims_app, open_engine, tasks_app
+from workqueue.practices import DEFAULT_PRACTICE, check_practice
 
 app = typer.Typer(help="Robots that work payer portals overnight and hand billers a worklist.",
                   no_args_is_help=True, pretty_exceptions_show_locals=False)
@@ -227,12 +228,20 @@ def credentials_set(
                         "input instead of prompting; needs --username.")] = False,
     portal_url: Annotated[str | None, typer.Option(help="Override the manifest's portal URL.")] = None,
     option: Annotated[list[str] | None, typer.Option(help="key=value adapter options (repeatable).")] = None,
+    practice: Annotated[str, typer.Option(
+        help="The client practice this account works for: only that practice's claims, uploads and letters go "
+             "through it.")] = DEFAULT_PRACTICE,
 ) -> None:
     """Store or replace one portal account's credential (encrypted).
 
     The password and TOTP seed are never command-line values (`ps` and the shell history would see them):
-    they are prompted for without echo, or read from standard input with --stdin.
+    they are prompted for without echo, or read from standard input with --stdin. An account name is one
+    account per payer whatever the practice: another practice's "main" on the same payer is refused.
     """
+    try:
+        practice = check_practice(practice)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
     if from_stdin and not username:
         raise typer.BadParameter("--stdin reads the secrets only: give the login name with --username")
     username = username or typer.prompt("Username")
@@ -246,12 +255,20 @@ def credentials_set(
                                                              if from_stdin else ""))
     totp_seed = _check_totp_seed(totp_seed) if totp_seed else ""
     try:
-        CredentialStore().put(Credential(payer_id=payer_id, account=account, username=username, password=password,
-                                         totp_seed=totp_seed or None, portal_url=portal_url, options=options))
+        store = CredentialStore()
+        held = next((c for c in store.all() if (c.payer_id, c.account) == (payer_id, account)), None)
+        if held is not None and held.practice != practice:
+            # The portal account's key is (payer, account): two practices cannot share a name on one payer.
+            console.print(f"[red]{payer_id}/{account} is already the account of practice {held.practice}; "
+                          f"choose another account name for practice {practice}.[/]", soft_wrap=True)
+            raise typer.Exit(1)
+        store.put(Credential(payer_id=payer_id, account=account, username=username, password=password,
+                             totp_seed=totp_seed or None, portal_url=portal_url, options=options, practice=practice))
     except CredentialStoreError as exc:
         console.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
-    console.print(f"Stored {payer_id}/{account}.")
+    console.print(f"Stored {payer_id}/{account}" + (f" for practice {practice}." if practice != DEFAULT_PRACTICE
+                                                    else "."))
 
 
 @credentials_app.command("list")
@@ -262,15 +279,15 @@ def credentials_list(as_json: Annotated[bool, typer.Option("--json")] = False) -
     except CredentialStoreError as exc:
         console.print(f"[red]{exc}[/]", soft_wrap=True)
         raise typer.Exit(1) from None
-    rows = [{"payer_id": c.payer_id, "account": c.account, "username": c.username,
+    rows = [{"payer_id": c.payer_id, "account": c.account, "practice": c.practice, "username": c.username,
              "totp": c.totp_seed is not None, "portal_url": c.portal_url} for c in stored]
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("payer", "account", "username", "totp", "portal url")
+    table = Table("payer", "account", "practice", "username", "totp", "portal url")
     for row in rows:
-        table.add_row(row["payer_id"], row["account"], row["username"], "yes" if row["totp"] else "no",
-                      row["portal_url"] or "(manifest)")
+        table.add_row(row["payer_id"], row["account"], row["practice"], row["username"],
+                      "yes" if row["totp"] else "no", row["portal_url"] or "(manifest)")
     console.print(table)
 
 

@@ -66,12 +66,18 @@ def open_run(payer_ids: list[str] | None) -> tuple[int, list[int]]:
 def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWork], dict[str, str]]:
     """Who does what tonight: claims due, uploads queued or to reconcile, letters and authorizations, per account.
 
-    Blocked accounts are left out (their payer's claims go to the other accounts); skipped entries are
-    keyed by payer or by payer/account.
+    Blocked accounts are left out (their practice's claims go to its other accounts); each practice's work goes
+    to its own accounts only (flows.assign); skipped entries are keyed by payer, payer/account or payer@practice.
     """
+    # Imported here: the practice split lives in its own modules, and this body is the flow's only place for it.
+    from flows.assign import assign_payer
+    from workqueue.practice_rows import record_account_practices
+
     store = CredentialStore()
     rules = load_rules()
     with session_scope(get_engine()) as session:
+        # Recorded first: what tonight's findings persist through an account belongs to the account's practice.
+        record_account_practices(session, [(c.payer_id, c.account, c.practice) for c in store.all()])
         plan = plan_night(session, payer_ids=payer_ids, force=force)
         used = {(c.payer_id, c.account): accounts.logins_tonight(session, c.payer_id, c.account)
                 for c in store.all()}
@@ -90,20 +96,24 @@ def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWor
         for credential in credentials:
             if (payer_id, credential.account) in plan.blocked:
                 skipped[f"{payer_id}/{credential.account}"] = plan.blocked[(payer_id, credential.account)]
-        credentials = [c for c in credentials if (payer_id, c.account) not in plan.blocked]
-        if not credentials:
+        shares, unserved = assign_payer(
+            payer_id, credentials, plan.claims.get(payer_id, []), uploads=plan.uploads.get(payer_id, []),
+            reconcile=plan.reconcile.get(payer_id, []), practice_of_packet=plan.practice_of_packet,
+            correspondence_since={practice: since for (payer, practice), since
+                                  in plan.correspondence_since_by_practice.items() if payer == payer_id},
+            blocked=frozenset(a for p, a in plan.blocked if p == payer_id))
+        skipped.update(unserved)
+        if not shares:
             continue
         manifest = get_adapter(payer_id).manifest
-        claims = plan.claims.get(payer_id, [])
-        for n, credential in enumerate(credentials):
+        for share in shares:
+            credential = share.credential
             works.append(AccountWork(
-                payer_id=payer_id, credential=credential,
-                claims=claims[n::len(credentials)],  # split the payer's claims across its accounts
-                uploads=plan.uploads.get(payer_id, []) if n == 0 else [],
-                reconcile=plan.reconcile.get(payer_id, []) if n == 0 else [],
-                correspondence=n == 0, correspondence_since=plan.correspondence_since.get(payer_id),
+                payer_id=payer_id, credential=credential, claims=share.claims, uploads=share.uploads,
+                reconcile=share.reconcile, correspondence=share.correspondence,
+                correspondence_since=share.correspondence_since,
                 known_document_ids=plan.known_document_ids.get(payer_id, set()),
-                authorizations=n == 0, batch_size=manifest.batch_size,
+                authorizations=share.correspondence, batch_size=manifest.batch_size,
                 logins_used=used.get((payer_id, credential.account), 0), relogins=rules.night.relogins_per_night,
                 max_download_bytes=int(rules.limits.max_download_mb * 1024 * 1024),
             ))

@@ -44,4 +44,4 @@ def claim_query(claim: Claim) -> ClaimQuery:
         billed_amount=claim.billed_amount, patient_first_name=claim.patient_first_name,
         patient_last_name=claim.patient_last_name, patient_dob=claim.patient_dob,
         procedure_codes=claim.code_list(),
-        provider_npi=claim.provider_npi, submitted_date=claim.submitted_date)
+        provider_npi=claim.provider_npi, submitted_date=claim.submitted_date, practice=claim.practice)

@@ -14,6 +14,7 @@ from bots.findings import CorrespondenceFinding
 from workqueue.letters import LetterFacts, pdf_text, read_letter, wording_for_payer
 from workqueue.models import Claim, Document
 from workqueue.paths import documents_dir, downloads_dir
+from workqueue.practice_rows import account_practice
 
 
 def slug(name: str, *, limit: int = 60) -> str:
@@ -46,15 +47,21 @@ def known_document(session: Session, payer_id: str, portal_document_id: str, sha
     )).first()
 
 
-def find_claim(session: Session, payer_id: str, facts: LetterFacts) -> Claim | None:
-    """The claim a letter is about: by patient account (our number), else by the payer's claim number."""
+def find_claim(session: Session, payer_id: str, facts: LetterFacts, practice: str | None = None) -> Claim | None:
+    """The claim a letter is about: by patient account (our number), else by the payer's claim number.
+
+    With `practice`, only that practice's claims: a letter read through one practice's account is never
+    attached to another practice's claim, whatever numbers it quotes (a practice boundary).
+    """
     if facts.patient_account:
         claim = session.get(Claim, facts.patient_account)
-        if claim is not None and claim.payer_id == payer_id:
+        if claim is not None and claim.payer_id == payer_id and practice in (None, claim.practice):
             return claim
     if facts.payer_claim_number:
-        return session.exec(select(Claim).where(Claim.payer_id == payer_id,
-                                                Claim.payer_claim_number == facts.payer_claim_number)).first()
+        query = select(Claim).where(Claim.payer_id == payer_id, Claim.payer_claim_number == facts.payer_claim_number)
+        if practice is not None:
+            query = query.where(Claim.practice == practice)
+        return session.exec(query).first()
     return None
 
 
@@ -91,13 +98,15 @@ def store_letter(session: Session, finding: CorrespondenceFinding
     discard_download(source)
     text = pdf_text(target)
     facts = read_letter(text, finding.title, wording)
-    claim = find_claim(session, prov.payer_id, facts)
+    practice = account_practice(session, prov.payer_id, prov.account)  # letters belong to the account's practice
+    claim = find_claim(session, prov.payer_id, facts, practice)
     if claim is not None and not claim.payer_claim_number and facts.payer_claim_number:
         claim.payer_claim_number = facts.payer_claim_number
         session.add(claim)
     reference = facts.document_control_number or facts.auth_number or facts.payer_claim_number
     document = Document(
-        sha256=sha, payer_id=prov.payer_id, portal_document_id=finding.portal_document_id, title=finding.title,
+        sha256=sha, payer_id=prov.payer_id, practice=practice, portal_document_id=finding.portal_document_id,
+        title=finding.title,
         letter_date=finding.letter_date, stored_path=to_stored(target), original_file_name=finding.suggested_file_name,
         text=text, doc_type=facts.doc_type, claim_number=claim.claim_number if claim else None,
         payer_claim_number=facts.payer_claim_number, reference_number=reference, auth_number=facts.auth_number,

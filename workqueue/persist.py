@@ -23,6 +23,7 @@ from workqueue.config import Rules, load_rules
 from workqueue.documents import discard_download, known_document, store_letter
 from workqueue.models import ACTIVE_STATUSES, Authorization, AuthorizationHistory, Claim, StatusFinding, Task
 from workqueue.packets import confirm_upload, upload_failed
+from workqueue.practice_rows import account_practice
 from workqueue.rules import authorization_rules, claim_status_rules, letter_rules, problem_kind, problem_rules
 from workqueue.specs import RuleOutcome, evidence_of
 from workqueue.taskstore import apply_resolution, apply_spec, close_task, set_field
@@ -71,7 +72,9 @@ def _apply(session: Session, outcome: RuleOutcome, report: PersistReport) -> Non
 def _claim_for(session: Session, finding: ClaimStatusFinding) -> Claim:
     claim = session.get(Claim, finding.claim_number)
     if claim is None:  # a portal answer about a claim the inventory lacks: keep it, never drop it
-        claim = Claim(claim_number=finding.claim_number, payer_id=finding.provenance.payer_id, in_inventory=False)
+        prov = finding.provenance
+        claim = Claim(claim_number=finding.claim_number, payer_id=prov.payer_id, in_inventory=False,
+                      practice=account_practice(session, prov.payer_id, prov.account))
         session.add(claim)
         session.flush()
     return claim
@@ -80,6 +83,13 @@ def _claim_for(session: Session, finding: ClaimStatusFinding) -> Claim:
 def _persist_status(session: Session, finding: ClaimStatusFinding, rules: Rules, report: PersistReport,
                     run_id: int | None) -> None:
     claim = _claim_for(session, finding)
+    prov = finding.provenance
+    if claim.practice != account_practice(session, prov.payer_id, prov.account):
+        # Only the claim's own practice's accounts check it (flows.assign): an answer through another practice's
+        # account is not stored on it (a practice boundary), and says so.
+        report.errors.append(f"claim {claim.claim_number}: read through {prov.payer_id}/{prov.account}, an account "
+                             "of another practice; not stored")
+        return
     observed = finding.provenance.observed_at
     print_ = fingerprint(finding)
     latest = session.exec(select(StatusFinding).where(StatusFinding.claim_number == claim.claim_number)
@@ -178,8 +188,9 @@ def _persist_authorization(session: Session, finding: AuthorizationFinding, rule
     if row.last_seen_at is None or finding.provenance.observed_at > row.last_seen_at:
         row.last_seen_at = finding.provenance.observed_at
     session.add(row)
-    claims = session.exec(select(Claim).where(Claim.payer_id == payer,
-                                              Claim.auth_number == finding.auth_number)).all()
+    practice = account_practice(session, payer, finding.provenance.account)
+    claims = session.exec(select(Claim).where(Claim.payer_id == payer, Claim.auth_number == finding.auth_number,
+                                              Claim.practice == practice)).all()
     _apply(session, authorization_rules(finding, list(claims), rules), report)
 
 

@@ -29,6 +29,10 @@ class NightPlan:
     blocked: dict[tuple[str, str], str] = field(default_factory=dict)
     correspondence_since: dict[str, date | None] = field(default_factory=dict)
     known_document_ids: dict[str, set[str]] = field(default_factory=dict)
+    #: (payer, practice) -> letters from this day on for that practice's accounts (practices with letters only)
+    correspondence_since_by_practice: dict[tuple[str, str], date | None] = field(default_factory=dict)
+    #: packet id -> its practice (uploads go only through an account of that practice)
+    practice_of_packet: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     unconfirmed_packets: list[str] = field(default_factory=list)
 
@@ -103,8 +107,12 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
                                .order_by(RecordsPacket.created_at)).all()
         plan.uploads[payer] = [_packet_finding(session, p) for p in packets if p.status == "queued"]
         plan.reconcile[payer] = [_packet_finding(session, p) for p in packets if p.status == "unconfirmed"]
+        plan.practice_of_packet.update({p.packet_id: p.practice for p in packets})
         latest = session.exec(select(func.max(Document.letter_date)).where(Document.payer_id == payer)).one()
         plan.correspondence_since[payer] = latest - overlap if latest else None
+        for practice, last in session.exec(select(Document.practice, func.max(Document.letter_date))
+                                           .where(Document.payer_id == payer).group_by(Document.practice)).all():
+            plan.correspondence_since_by_practice[(payer, practice)] = last - overlap if last else None
         plan.known_document_ids[payer] = set(session.exec(
             select(Document.portal_document_id).where(Document.payer_id == payer)).all())
     return plan

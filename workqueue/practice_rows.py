@@ -10,6 +10,10 @@ from sqlmodel import Session, col, select
 from workqueue.models import Claim, Document, PortalAccount, RecordsPacket, Task
 from workqueue.practices import DEFAULT_PRACTICE
 
+# Tasks keyed by payer alone (an unknown wording, a changed or down portal): each practice gets its own, so no
+# practice's operators see claim numbers of another in its evidence. workqueue.rules raises them.
+PAYER_WIDE_TASK_KINDS = frozenset({"unmapped_status", "portal_changed", "portal_unavailable"})
+
 
 def account_practice(session: Session, payer_id: str, account: str | None) -> str:
     """The practice of a portal account as the last plan recorded it (the default one if never recorded)."""
@@ -28,6 +32,17 @@ def claim_practice(session: Session, claim_number: str | None) -> str | None:
 def task_practice(session: Session, claim_number: str | None, payer_id: str, account: str | None) -> str:
     """A new task's practice: its claim's, else (operator problems, unlinked letters) its portal account's."""
     return claim_practice(session, claim_number) or account_practice(session, payer_id, account)
+
+
+def practice_key(dedupe_key: str, kind: str, claim_number: str | None, practice: str) -> str:
+    """A task's dedupe key in its practice: payer-wide keys of a practice other than the default one get '@practice'.
+
+    Claim keys name a claim number (unique in the installation) and account keys an account (one practice's):
+    they stay as they are, and the default practice keeps every key it had before practices existed.
+    """
+    if practice == DEFAULT_PRACTICE or claim_number or kind not in PAYER_WIDE_TASK_KINDS:
+        return dedupe_key
+    return f"{dedupe_key}@{practice}"
 
 
 def record_account_practices(session: Session, accounts: Iterable[tuple[str, str, str]]) -> int:

@@ -174,8 +174,8 @@ def attach_packet(session: Session, task_id: int, file: Path, *, actor: str = "u
     if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != sha:
         write_private(target, data)  # 0600 from the start, atomic: never a half-written packet
     packet = RecordsPacket(packet_id=packet_id, task_id=task_id, claim_number=task.claim_number,
-                           payer_id=task.payer_id, stored_path=to_stored(target), original_file_name=file.name,
-                           sha256=sha)
+                           payer_id=task.payer_id, practice=task.practice, stored_path=to_stored(target),
+                           original_file_name=file.name, sha256=sha)
     session.add(packet)
     session.flush()
     log(session, task, "packet_attached", actor=actor, field="packet", new=packet_id,

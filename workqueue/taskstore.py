@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from bots.findings import utc_now
 from workqueue.models import ACTIVE_STATUSES, Task, TaskHistory
+from workqueue.practice_rows import practice_key, task_practice
 from workqueue.specs import Resolution, TaskSpec
 
 # Evidence entries that differ only in these keys are the same evidence seen again (a later night).
@@ -69,13 +70,18 @@ def add_evidence(session: Session, task: Task, entries: list[dict], *, actor: st
 
 
 def apply_spec(session: Session, spec: TaskSpec) -> str:
-    """Make the wanted task exist: 'created', 'updated', 'unchanged' or 'ignored' (a person closed it)."""
-    task = find(session, spec.dedupe_key)
+    """Make the wanted task exist: 'created', 'updated', 'unchanged' or 'ignored' (a person closed it).
+
+    A new task takes its claim's practice, else its portal account's (workqueue.practice_rows.task_practice).
+    """
+    practice = task_practice(session, spec.claim_number, spec.payer_id, spec.account)
+    key = practice_key(spec.dedupe_key, spec.kind, spec.claim_number, practice)
+    task = find(session, key)
     if task is None:
         task = Task(kind=spec.kind, claim_number=spec.claim_number, payer_id=spec.payer_id, account=spec.account,
                     title=spec.title, payer_said=spec.payer_said, action=spec.action, owner=spec.owner,
                     deadline=spec.deadline, reference_number=spec.reference_number, priority=spec.priority,
-                    evidence=list(spec.evidence), dedupe_key=spec.dedupe_key)
+                    evidence=list(spec.evidence), dedupe_key=key, practice=practice)
         session.add(task)
         session.flush()
         log(session, task, "created", note=spec.note)

@@ -39,7 +39,7 @@ def test_night_plan_queries_carry_every_inventory_field(session, tmp_path):
         "date_of_service": date(2026, 1, 10), "payer_claim_number": "MHP26001000001",
         "billed_amount": Decimal("1234.50"), "patient_first_name": "Avery", "patient_last_name": "Ashdown",
         "patient_dob": date(1980, 3, 4), "procedure_codes": ["99213", "36415"], "provider_npi": "1234567893",
-        "submitted_date": date(2026, 1, 12)}
+        "submitted_date": date(2026, 1, 12), "practice": "default"}
     # US dates and a bare amount are read as the importer reads them; no payer claim number yet
     assert (second.claim_number, second.patient_first_name, second.patient_last_name) == ("C11", "Jordan", "Brook")
     assert (second.patient_dob, second.date_of_service, second.submitted_date) == (
