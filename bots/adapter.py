@@ -153,8 +153,13 @@ class PortalAdapter(Waits, Login, Paging, Reading):
             return None, None
 
     def fail(self, error: type[PortalError] | Callable[..., PortalError], message: str) -> NoReturn:
-        """Raise a typed error with a screenshot of the page as evidence (and its scrubbed HTML if it changed)."""
-        _sha, path = self.screenshot()
+        """Raise a typed error with a screenshot of the page as evidence (and its scrubbed HTML if it changed).
+
+        Errors that are retried or deferred (`evidence = False`: 5xx, maintenance, an ended session) skip the
+        screenshot; the ones that become an operator's task keep it.
+        """
+        keep = getattr(error, "evidence", True) if isinstance(error, type) else True
+        _sha, path = self.screenshot() if keep else (None, None)
         html_path = self.scrubbed_html() if isinstance(error, type) and issubclass(error, PortalChanged) else None
         raise error(message, url=safe_url(self.page.url), screenshot_path=str(path) if path else None,
                     page_html_path=str(html_path) if html_path else None)

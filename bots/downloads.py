@@ -19,6 +19,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -92,6 +93,21 @@ def _read_capped(path: Path, max_bytes: int) -> bytes | None:
     return None if len(data) > max_bytes else data
 
 
+def _local_copy(download: Download, target_dir: Path) -> tuple[Path, bool]:
+    """The downloaded file on this machine, and whether it is a copy the caller must remove.
+
+    A browser behind a server (bots.browser_server) has no local path: `save_as` streams the file into
+    a temporary name in the target folder (owner-only, like everything under PAYERBOT_HOME).
+    """
+    try:
+        return Path(download.path()), False
+    except PlaywrightError:
+        target_dir.mkdir(parents=True, exist_ok=True)
+        copy = target_dir / f".incoming-{os.getpid()}-{threading.get_ident()}.part"
+        download.save_as(copy)
+        return copy, True
+
+
 def _human(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
 
@@ -144,12 +160,15 @@ def fetch_pdf(page: Page, click: Callable[[], None], *, target_dir: Path, max_by
     for attempt in range(1, attempts + 1):
         page_before = page.url
         download: Download | None = None
+        copy: Path | None = None
         try:
             download = _wait_for_download(page, click, start_timeout_s)
             failure = download.failure()  # waits until the browser has finished (or given up)
             if failure:
                 raise _Retry(f"the browser reported the download as failed: {failure}")
-            data = _read_capped(Path(download.path()), max_bytes)
+            local, is_copy = _local_copy(download, target_dir)
+            copy = local if is_copy else None
+            data = _read_capped(local, max_bytes)
             if data is None:
                 raise DownloadTooLarge(f"the download is larger than the {_human(max_bytes)} cap; nothing was "
                                        "stored (raise [limits] max_download_mb in the rules if such letters are "
@@ -165,6 +184,8 @@ def fetch_pdf(page: Page, click: Callable[[], None], *, target_dir: Path, max_by
             reasons.append(str(why))
             log.info("download attempt %d/%d failed: %s", attempt, attempts, why)
         finally:
+            if copy is not None:
+                copy.unlink(missing_ok=True)
             if download is not None:
                 try:
                     download.delete()

@@ -7,6 +7,9 @@ class PortalError(Exception):
     """Base of every portal error. Messages must never carry secrets or patient data."""
 
     transient: bool = False
+    #: whether `fail()` keeps a screenshot: only errors a person looks at need one (an ended session,
+    #: a 5xx or a maintenance page is retried or deferred, and a screenshot of each costs real time)
+    evidence: bool = True
     #: the operator task kind this error becomes when it stops a bot
     task_kind: str = "portal_error"
 
@@ -57,6 +60,7 @@ class PortalUnavailable(PortalError):
     """Maintenance page, 5xx or a timeout: worth trying again later."""
 
     transient = True
+    evidence = False
     task_kind = "portal_unavailable"
 
 
@@ -79,8 +83,8 @@ class UploadNotSupported(PortalError):
 class SessionExpired(PortalError):
     """The portal logged the bot out mid-run; the runner logs in again once (not a blind retry)."""
 
+    evidence = False
     task_kind = "session_expired"
-
 
 
 class SessionUnstable(PortalError):

@@ -119,10 +119,14 @@ def problem_from(error: PortalError, credential: Credential, payer_id: str, *, c
 
 
 @contextmanager
-def launched_browser(headless: bool | None = None) -> Iterator[Browser]:
-    """One quiet Chromium for this worker (contexts per account are cheap; browsers are not)."""
+def launched_browser(headless: bool | None = None, *, endpoint: str | None = None) -> Iterator[Browser]:
+    """The worker's shared Chromium when `endpoint` names its server (bots.browser_server), else one of our own.
+
+    Contexts per account are cheap; browsers are not. Closing a connected browser only disconnects.
+    """
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(**launch_options(playwright, headless=headless))
+        browser = playwright.chromium.connect(endpoint) if endpoint else \
+            playwright.chromium.launch(**launch_options(playwright, headless=headless))
         try:
             yield browser
         finally:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, replace
 
 from prefect import flow, get_run_logger, task
@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import get_run_context
 from prefect.futures import wait
 
+from bots.browser_server import shared_browser
 from bots.credentials import CredentialStore
 from bots.errors import MaintenanceWindow
 from bots.evidence import EvidenceStore, payerbot_home
@@ -239,8 +240,12 @@ def _merge(total: AccountOutcome, part: AccountOutcome) -> None:
 
 
 @task(cache_policy=NO_CACHE, task_run_name="work-{work.payer_id}-{work.credential.account}")
-def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> tuple[dict, dict]:
-    """One account's night: network work here, storage in nested tasks; a maintenance page waits and retries."""
+def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
+                 browser_endpoint: str | None = None) -> tuple[dict, dict]:
+    """One account's night: network work here, storage in nested tasks; a maintenance page waits and retries.
+
+    The lane opens its context in the worker's shared Chromium (`browser_endpoint`), or its own without one.
+    """
     logger = get_run_logger()
     sink = _FlowSink(run_id)
     home = payerbot_home()
@@ -254,7 +259,7 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float) -> t
         retry_s = max(5.0, min(load_rules().night.maintenance_retry_minutes * 60, maintenance_wait_s / 4))
         deferrals = 0
         stop_payer = _payer_stops.setdefault((run_id, work.payer_id), threading.Event())
-        with _session_limit(work.payer_id), launched_browser() as browser:
+        with _session_limit(work.payer_id), launched_browser(endpoint=browser_endpoint) as browser:
             runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
                                    evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}",
                                    stop_payer=stop_payer, lease_lost=lease_lost)
@@ -323,8 +328,9 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False,
     works, skipped = plan_work(payer_ids, force)
     wait_minutes = load_rules().night.maintenance_wait_minutes if maintenance_wait_minutes is None \
         else maintenance_wait_minutes
-    futures = [work_account.submit(work, run_id, wait_minutes * 60) for work in works]
-    wait(futures)
+    with shared_browser() if works else nullcontext() as endpoint:  # one Chromium for every lane of the night
+        futures = [work_account.submit(work, run_id, wait_minutes * 60, endpoint) for work in works]
+        wait(futures)
     outcomes: list[dict] = []
     counts: Counter[str] = Counter()
     errors: list[dict] = []
