@@ -16,7 +16,8 @@ from workqueue.audit import cli_source, event_as_dict, list_events, record, utc_
 from workqueue.cli import current_actor, open_engine
 from workqueue.db import session_scope
 from workqueue.models import USER_ROLES
-from workqueue.users import UserError, add_user, list_users, set_disabled, set_password
+from workqueue.practices import DEFAULT_PRACTICE, shown_practices
+from workqueue.users import UserError, add_user, list_users, set_disabled, set_password, set_practices
 
 users_app = typer.Typer(help="People who sign in to the web worklist, and their roles (biller, operator, admin).",
                         no_args_is_help=True)
@@ -48,31 +49,53 @@ def users_add(
     team: Annotated[str | None, typer.Option(help="The owner name of the user's team, e.g. denials-team.")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin",
                                                  help="Read the password from standard input.")] = False,
+    practice: Annotated[list[str] | None, typer.Option(
+        help="A practice whose claims and tasks the user sees (repeatable). None given: the default practice "
+             "only. Admins see every practice.")] = None,
 ) -> None:
     """Add a user; the password is prompted for (or read with --password-stdin) and stored only as an argon2 hash."""
     password = _password(password_stdin)
     try:
         with session_scope(open_engine()) as session:
-            add_user(session, name, role, password, team=team)
+            user = add_user(session, name, role, password, team=team, practices=practice)
+            practices = user.practices
     except UserError as exc:
         _fail(str(exc))
-    _audit("user_added", name, f"role {role}" + (f", team {team}" if team else ""))
+    _audit("user_added", name, f"role {role}" + (f", team {team}" if team else "")
+           + (f", practices {practices}" if practices else ""))
     console.print(f"Added {escape(name)} ({role}). They sign in at /login of `payerbot web`.")
+
+
+@users_app.command("practices")
+def users_practices(
+    name: str,
+    practice: Annotated[list[str] | None, typer.Option(help="A practice the user sees (repeatable); none: the "
+                                                             "default practice only.")] = None,
+) -> None:
+    """Set the practices a biller or operator sees (from their next page on); admins see every practice anyway."""
+    try:
+        with session_scope(open_engine()) as session:
+            practices = set_practices(session, name, practice or []).practices
+    except UserError as exc:
+        _fail(str(exc))
+    _audit("user_practices", name, practices or DEFAULT_PRACTICE)
+    console.print(f"{escape(name)} sees: {escape(practices or DEFAULT_PRACTICE)}.")
 
 
 @users_app.command("list")
 def users_list(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
-    """Every user: role, team, enabled or not, last sign-in."""
+    """Every user: role, team, practices, enabled or not, last sign-in."""
     with session_scope(open_engine()) as session:
-        rows = [{"name": u.name, "role": u.role, "team": u.team, "disabled": u.disabled,
+        rows = [{"name": u.name, "role": u.role, "team": u.team, "practices": shown_practices(u),
+                 "disabled": u.disabled,
                  "last_sign_in_at": u.last_sign_in_at.isoformat() if u.last_sign_in_at else None}
                 for u in list_users(session)]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("user", "role", "team", "state", "last sign-in (UTC)")
+    table = Table("user", "role", "team", "practices", "state", "last sign-in (UTC)")
     for row in rows:
-        table.add_row(escape(row["name"]), row["role"], escape(row["team"] or ""),
+        table.add_row(escape(row["name"]), row["role"], escape(row["team"] or ""), escape(", ".join(row["practices"])),
                       "disabled" if row["disabled"] else "enabled", (row["last_sign_in_at"] or "never")[:16])
     console.print(table)
 

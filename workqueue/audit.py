@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import os
 import socket
 from datetime import UTC, datetime, time, timedelta
 
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, func, select
 from workqueue.models import AuditEvent
 
 AUDIT_ACTIONS = ("view", "change", "export", "sign_in", "sign_in_refused", "sign_out", "user_added",
-                 "user_disabled", "user_enabled", "password_set", "block_cleared", "refused")
+                 "user_disabled", "user_enabled", "password_set", "user_practices", "block_cleared", "refused")
 
 
 def cli_login() -> str:
@@ -22,6 +23,14 @@ def cli_login() -> str:
         return "user"
 
 
+USER_ENV = "PAYERBOT_USER"  # a web user's name: the CLI then acts and sees as that user (workqueue.cli_scope)
+
+
+def cli_actor() -> str:
+    """Who the CLI acts as: the web user named in PAYERBOT_USER, else the OS login name (the machine's operator)."""
+    return os.environ.get(USER_ENV, "").strip() or cli_login()
+
+
 def cli_source() -> str:
     """Where a terminal command comes from: 'cli host/login'."""
     return f"cli {socket.gethostname()}/{cli_login()}"
@@ -30,7 +39,7 @@ def cli_source() -> str:
 def record_cli(session: Session, action: str, object_type: str, object_id: object = None,
                detail: str | None = None) -> AuditEvent:
     """Append one event for a terminal command, under the OS login name."""
-    return record(session, actor=cli_login(), action=action, object_type=object_type, object_id=object_id,
+    return record(session, actor=cli_actor(), action=action, object_type=object_type, object_id=object_id,
                   source=cli_source(), detail=detail)
 
 

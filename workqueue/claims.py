@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from bots.findings import ClaimQuery
 from workqueue.models import Claim
+from workqueue.practices import Practices, visible
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -25,9 +26,10 @@ def claim_as_dict(claim: Claim) -> dict:
     }
 
 
-def list_claims(session: Session, *, payer_id: str | None = None, category: str | None = None) -> list[Claim]:
-    """Claims by payer and claim number; `category` matches a code (F1) or its first letter (F)."""
-    query = select(Claim).order_by(Claim.payer_id, Claim.claim_number)
+def list_claims(session: Session, *, payer_id: str | None = None, category: str | None = None,
+                practices: Practices = None) -> list[Claim]:
+    """Claims by payer and claim number; `category` matches a code (F1) or its first letter (F); of `practices`."""
+    query = select(Claim).where(visible(Claim.practice, practices)).order_by(Claim.payer_id, Claim.claim_number)
     if payer_id:
         query = query.where(Claim.payer_id == payer_id)
     claims = list(session.exec(query))

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 from bots.status_map import claim_status_categories
 from workqueue.claims import _money, claim_as_dict
 from workqueue.models import Claim, Document, RecordsPacket, StatusFinding, Task
+from workqueue.practices import Practices, may_see, visible
 
 MAX_QUERY = 100  # characters of search text looked at
 MAX_WORDS = 6  # name words looked at
@@ -37,8 +38,11 @@ def _name_word(word: str) -> Any:
                  for column in (Claim.patient_last_name, Claim.patient_first_name) for pattern in patterns))
 
 
-def search_claims(session: Session, text: str, *, limit: int = 50) -> list[Claim]:
-    """Claims whose number, payer claim number or member id starts with `text`, or whose patient has these names."""
+def search_claims(session: Session, text: str, *, limit: int = 50, practices: Practices = None) -> list[Claim]:
+    """Claims whose number, payer claim number or member id starts with `text`, or whose patient has these names.
+
+    Only claims of `practices` (None: every practice).
+    """
     text = (text or "").strip()[:MAX_QUERY].strip()
     if not text:
         return []
@@ -51,7 +55,7 @@ def search_claims(session: Session, text: str, *, limit: int = 50) -> list[Claim
     rank = case((func.lower(Claim.claim_number) == lowered, 0),
                 (or_(func.lower(Claim.payer_claim_number) == lowered, func.lower(Claim.member_id) == lowered), 1),
                 else_=2)
-    query = (select(Claim).where(or_(*matches))
+    query = (select(Claim).where(or_(*matches), visible(Claim.practice, practices))
              .order_by(rank, case((col(Claim.date_of_service).is_(None), 1), else_=0),
                        col(Claim.date_of_service).desc(), col(Claim.claim_number))
              .limit(limit))
@@ -93,10 +97,10 @@ def _finding_row(row: StatusFinding) -> dict:
     }
 
 
-def claim_detail(session: Session, claim_number: str) -> dict | None:
-    """Everything the claim page shows, as JSON-ready values; None when there is no such claim."""
+def claim_detail(session: Session, claim_number: str, practices: Practices = None) -> dict | None:
+    """Everything the claim page shows, as JSON-ready values; None when there is no such claim in `practices`."""
     claim = session.get(Claim, claim_number)
-    if claim is None:
+    if claim is None or not may_see(claim.practice, practices):
         return None
     findings = session.exec(select(StatusFinding).where(StatusFinding.claim_number == claim.claim_number)
                             .order_by(col(StatusFinding.observed_at), col(StatusFinding.id))).all()
@@ -117,6 +121,7 @@ def claim_detail(session: Session, claim_number: str) -> dict | None:
             "member_id": claim.member_id, "date_of_service": _iso(claim.date_of_service),
             "billed_amount": _money(claim.billed_amount), "expected_amount": _money(claim.expected_amount),
             "payer_claim_number": claim.payer_claim_number, "procedure_codes": claim.code_list(),
+            "practice": claim.practice,
         },
         "status": {
             "category": claim.status_category, "meaning": _meaning(claim.status_category),

@@ -1,4 +1,9 @@
-"""Typer sub-apps the `payerbot` command mounts: `claims import` and the `tasks` worklist commands."""
+"""Typer sub-apps the `payerbot` command mounts: `claims import` and the `tasks` worklist commands.
+
+Who sees what: without PAYERBOT_USER the CLI is the machine's operator and sees every practice; with
+PAYERBOT_USER=<web user> it shows only that user's practices and the audit trail records that user.
+`--practice P` (repeatable) narrows either.
+"""
 
 from __future__ import annotations
 
@@ -11,11 +16,14 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from workqueue.audit import cli_login, record_cli
+from workqueue.audit import cli_actor, record_cli
 from workqueue.claims import claim_as_dict, list_claims
 from workqueue.claimview import claim_detail, search_claims
+from workqueue.cli_scope import CliUserError, cli_practices
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.inventory import InventoryError, import_claims
+from workqueue.models import Task
+from workqueue.practices import Practices, may_see
 from workqueue.tasks import (
     assign,
     attach_packet,
@@ -27,9 +35,13 @@ from workqueue.tasks import (
     task_as_dict,
 )
 
-claims_app = typer.Typer(help="The practice's claims inventory.", no_args_is_help=True)
-tasks_app = typer.Typer(help="The worklist: tasks the bots raised for billers and operators.",
+_SCOPE_HELP = ("Without PAYERBOT_USER the CLI is the machine's operator and sees every practice; with "
+               "PAYERBOT_USER=<web user> only that user's practices (and the audit trail records that user).")
+claims_app = typer.Typer(help="The practice's claims inventory. " + _SCOPE_HELP, no_args_is_help=True)
+tasks_app = typer.Typer(help="The worklist: tasks the bots raised for billers and operators. " + _SCOPE_HELP,
                         no_args_is_help=True)
+PracticeOption = Annotated[list[str] | None, typer.Option(
+    "--practice", help="Only this practice (repeatable); within PAYERBOT_USER's practices when that is set.")]
 console = Console()
 
 
@@ -46,8 +58,29 @@ def open_engine():
 
 
 def current_actor() -> str:
-    """Who is at the terminal: the OS login name, recorded as the actor of CLI changes."""
-    return cli_login()
+    """Who is at the terminal: PAYERBOT_USER if set, else the OS login name; the actor of CLI changes."""
+    return cli_actor()
+
+
+def scope(session, wanted: list[str] | None = None) -> Practices:
+    """The practices this command shows (PAYERBOT_USER's or every one, narrowed by --practice); exits if unknown."""
+    try:
+        return cli_practices(session, wanted)
+    except (CliUserError, ValueError) as exc:
+        _fail(str(exc))
+        raise  # unreachable: _fail exits
+
+
+def scoped_task(session, task_id: int, wanted: list[str] | None = None) -> Task:
+    """The task if it is in this command's practices; another practice's task is 'no task N', like a missing one."""
+    try:
+        task = get_task(session, task_id)
+    except LookupError as exc:
+        _fail(str(exc))
+        raise
+    if not may_see(task.practice, scope(session, wanted)):
+        _fail(f"no task {task_id}")
+    return task
 
 
 def _fail(message: str) -> None:
@@ -74,10 +107,12 @@ def claims_list(
     payer: Annotated[str | None, typer.Option(help="Only this payer.")] = None,
     status: Annotated[str | None, typer.Option(help="Only this status category (F1) or group (F, P, R...).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    practice: PracticeOption = None,
 ) -> None:
     """Where each claim stands: status category, the payer's wording, paid, patient share, last and next check."""
     with session_scope(open_engine()) as session:
-        rows = [claim_as_dict(c) for c in list_claims(session, payer_id=payer, category=status)]
+        rows = [claim_as_dict(c) for c in list_claims(session, payer_id=payer, category=status,
+                                                      practices=scope(session, practice))]
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -99,10 +134,11 @@ def claims_search(
     text: Annotated[str, typer.Argument(help="claim number, payer claim number, member id or patient name")],
     limit: Annotated[int, typer.Option(min=1, help="at most this many")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    practice: PracticeOption = None,
 ) -> None:
     """Find claims by claim number, payer claim number (ICN), member id (exact or the start) or patient name."""
     with session_scope(open_engine()) as session:
-        claims = search_claims(session, text, limit=limit)
+        claims = search_claims(session, text, limit=limit, practices=scope(session, practice))
     rows = [{"claim_number": c.claim_number, "payer_id": c.payer_id, "payer_name": c.payer_name,
              "patient_last_name": c.patient_last_name, "patient_first_name": c.patient_first_name,
              "member_id": c.member_id, "payer_claim_number": c.payer_claim_number,
@@ -125,10 +161,11 @@ def claims_search(
 def claims_show(
     claim: Annotated[str, typer.Argument(help="the practice's claim number")],
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+    practice: PracticeOption = None,
 ) -> None:
     """One claim: its current status, every status the bots read, its tasks, letters and uploads."""
     with session_scope(open_engine()) as session:
-        detail = claim_detail(session, claim)
+        detail = claim_detail(session, claim, scope(session, practice))  # another practice's: 'no claim
         if detail is not None:
             record_cli(session, "view", "claim", claim)
     if detail is None:
@@ -188,10 +225,12 @@ def tasks_list(
                                                  "default: the active ones"),
     limit: int | None = typer.Option(None, help="at most this many"),
     as_json: bool = typer.Option(False, "--json", help="print a JSON array"),
+    practice: PracticeOption = None,
 ) -> None:
     """List tasks by deadline."""
     with session_scope(open_engine()) as session:
-        tasks = list_tasks(session, owner=owner, kind=kind, payer=payer, status=status, limit=limit)
+        tasks = list_tasks(session, owner=owner, kind=kind, payer=payer, status=status, limit=limit,
+                           practices=scope(session, practice))
         record_cli(session, "view", "worklist", detail=f"{len(tasks)} task(s)")
         if as_json:
             typer.echo(json.dumps([task_as_dict(t, session) for t in tasks], indent=2, default=str))
@@ -206,13 +245,10 @@ def tasks_list(
 
 
 @tasks_app.command("show")
-def tasks_show(task_id: int = typer.Argument(..., help="task id")) -> None:
+def tasks_show(task_id: int = typer.Argument(..., help="task id"), practice: PracticeOption = None) -> None:
     """One task with its evidence and history."""
     with session_scope(open_engine()) as session:
-        try:
-            data = task_as_dict(get_task(session, task_id), session)
-        except LookupError as exc:
-            _fail(str(exc))
+        data = task_as_dict(scoped_task(session, task_id, practice), session)
         record_cli(session, "view", "task", task_id)
         table = Table(show_header=False, title=f"Task {task_id}")
         for key in ("kind", "title", "payer", "claim", "payer_said", "action", "owner", "deadline",
@@ -237,6 +273,7 @@ def tasks_show(task_id: int = typer.Argument(..., help="task id")) -> None:
 def tasks_assign(task_id: int, owner: str) -> None:
     """Give a task to another owner."""
     with session_scope(open_engine()) as session:
+        scoped_task(session, task_id)
         try:
             assign(session, task_id, owner, actor=current_actor())
         except LookupError as exc:
@@ -250,6 +287,7 @@ def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why 
                 cancel: bool = typer.Option(False, "--cancel", help="close as cancelled, not done")) -> None:
     """Close a task with a note."""
     with session_scope(open_engine()) as session:
+        scoped_task(session, task_id)
         try:
             close(session, task_id, actor=current_actor(), note=note, status="cancelled" if cancel else "done")
         except (LookupError, PermissionError) as exc:
@@ -262,6 +300,7 @@ def tasks_close(task_id: int, note: str = typer.Option(..., "--note", help="why 
 def tasks_attach(task_id: int, file: Annotated[Path, typer.Argument(exists=True, dir_okay=False)]) -> None:
     """Attach a records packet (PDF) to a records_request task."""
     with session_scope(open_engine()) as session:
+        scoped_task(session, task_id)
         try:
             packet = attach_packet(session, task_id, file, actor=current_actor())
         except (LookupError, ValueError) as exc:
@@ -274,6 +313,7 @@ def tasks_attach(task_id: int, file: Annotated[Path, typer.Argument(exists=True,
 def tasks_queue_upload(task_id: int) -> None:
     """Queue the task's records packet for the next night's upload."""
     with session_scope(open_engine()) as session:
+        scoped_task(session, task_id)
         try:
             packet = queue_upload(session, task_id, actor=current_actor())
         except LookupError as exc:

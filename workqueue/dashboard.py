@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
-from workqueue.models import ACTIVE_STATUSES, BotRun, Claim, StatusFinding, Task, TaskHistory
+from workqueue.models import ACTIVE_STATUSES, BotRun, Claim, PortalAccount, StatusFinding, Task, TaskHistory
+from workqueue.practices import Practices, visible
 
 CLOSED_STATUSES = ("done", "cancelled")
 AGEING_BUCKETS = (("0–30", 30), ("31–60", 60), ("61–90", 90), ("91–120", 120), ("over 120", None))
@@ -165,9 +166,15 @@ def _utc_midnight(day: date) -> datetime:
 
 # -- open tasks ------------------------------------------------------------------------------------------
 
-def open_by_payer_kind(session: Session) -> tuple[list[str], list[PayerKinds]]:
+def _claims_of(practices: Practices) -> Any:
+    """The claim numbers of these practices, as a subquery (only used when practices is not None)."""
+    return select(Claim.claim_number).where(visible(Claim.practice, practices))
+
+
+def open_by_payer_kind(session: Session, practices: Practices = None) -> tuple[list[str], list[PayerKinds]]:
     """(kinds by open count, payers by open count) over tasks whose status is active."""
-    rows = session.exec(select(Task.payer_id, Task.kind, func.count()).where(col(Task.status).in_(ACTIVE_STATUSES))
+    rows = session.exec(select(Task.payer_id, Task.kind, func.count()).where(col(Task.status).in_(ACTIVE_STATUSES),
+                                                                             visible(Task.practice, practices))
                         .group_by(Task.payer_id, Task.kind)).all()
     by_payer: dict[str, dict[str, int]] = defaultdict(dict)
     kind_totals: dict[str, int] = defaultdict(int)
@@ -182,13 +189,14 @@ def open_by_payer_kind(session: Session) -> tuple[list[str], list[PayerKinds]]:
 
 # -- A/R ageing ------------------------------------------------------------------------------------------
 
-def ageing(session: Session, today: date) -> list[AgeingBucket]:
+def ageing(session: Session, today: date, practices: Practices = None) -> list[AgeingBucket]:
     """Claims in inventory and not finalized by days from submitted date (else date of service) to today.
 
     A date after today counts as 0 days. Dollars are summed here, not in SQL: SQLite keeps money as exact text.
     """
     rows = session.exec(select(Claim.submitted_date, Claim.date_of_service, Claim.billed_amount)
-                        .where(col(Claim.finalized).is_(False), col(Claim.in_inventory).is_(True))).all()
+                        .where(col(Claim.finalized).is_(False), col(Claim.in_inventory).is_(True),
+                               visible(Claim.practice, practices))).all()
     counts: dict[str, int] = defaultdict(int)
     dollars: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     for submitted, served, billed in rows:
@@ -233,10 +241,12 @@ def finding_carcs(finding: dict) -> dict[str, Decimal]:
     return codes
 
 
-def _current_findings(session: Session) -> dict[str, dict]:
+def _current_findings(session: Session, practices: Practices = None) -> dict[str, dict]:
     """claim number -> its current finding dict: the latest observed (the highest id among equal times)."""
-    latest = (select(StatusFinding.claim_number, func.max(StatusFinding.observed_at).label("at"))
-              .group_by(StatusFinding.claim_number).subquery())
+    latest = select(StatusFinding.claim_number, func.max(StatusFinding.observed_at).label("at"))
+    if practices is not None:
+        latest = latest.where(col(StatusFinding.claim_number).in_(_claims_of(practices)))
+    latest = latest.group_by(StatusFinding.claim_number).subquery()
     rows = session.exec(select(StatusFinding.id, StatusFinding.claim_number, StatusFinding.finding)
                         .join(latest, (col(StatusFinding.claim_number) == latest.c.claim_number)
                               & (col(StatusFinding.observed_at) == latest.c.at))
@@ -244,7 +254,7 @@ def _current_findings(session: Session) -> dict[str, dict]:
     return {claim: finding or {} for _id, claim, finding in rows}  # ordered by id: the highest id wins
 
 
-def top_denials(session: Session, limit: int = TOP_DENIALS) -> list[Denial]:
+def top_denials(session: Session, limit: int = TOP_DENIALS, practices: Practices = None) -> list[Denial]:
     """The CARCs on claims' current findings, by dollars at stake; what counts:
 
     - claims: distinct claims whose current (latest observed) finding carries the code, finalized or not;
@@ -253,7 +263,7 @@ def top_denials(session: Session, limit: int = TOP_DENIALS) -> list[Denial]:
       Identical answers are not stored again, so this counts the times the denial came back (first seen,
       then again after any change such as a resubmission), not the nights it was merely re-read.
     """
-    current = _current_findings(session)
+    current = _current_findings(session, practices)
     claims: dict[str, set[str]] = defaultdict(set)
     dollars: dict[str, Decimal] = defaultdict(lambda: Decimal("0.00"))
     for claim, finding in current.items():
@@ -278,10 +288,11 @@ def top_denials(session: Session, limit: int = TOP_DENIALS) -> list[Denial]:
 
 # -- records requests ------------------------------------------------------------------------------------
 
-def records_by_payer(session: Session) -> list[RecordsCount]:
+def records_by_payer(session: Session, practices: Practices = None) -> list[RecordsCount]:
     """records_request tasks per payer: open (active status) and total; most open first."""
     open_ = func.sum(case((col(Task.status).in_(ACTIVE_STATUSES), 1), else_=0))
-    rows = session.exec(select(Task.payer_id, open_, func.count()).where(Task.kind == "records_request")
+    rows = session.exec(select(Task.payer_id, open_, func.count()).where(Task.kind == "records_request",
+                                                                         visible(Task.practice, practices))
                         .group_by(Task.payer_id)).all()
     out = [RecordsCount(payer, int(opened or 0), int(total)) for payer, opened, total in rows]
     return sorted(out, key=lambda r: (-r.open, -r.total, r.payer))
@@ -289,7 +300,7 @@ def records_by_payer(session: Session) -> list[RecordsCount]:
 
 # -- opened and closed per day ---------------------------------------------------------------------------
 
-def opened_closed_per_day(session: Session, today: date, days: int) -> list[DayCount]:
+def opened_closed_per_day(session: Session, today: date, days: int, practices: Practices = None) -> list[DayCount]:
     """Per UTC day of the last `days` ending today: tasks created, and tasks closed.
 
     Closed: distinct tasks with a history row changing `status` to done or cancelled that day (a task
@@ -299,12 +310,16 @@ def opened_closed_per_day(session: Session, today: date, days: int) -> list[DayC
     start, end = _utc_midnight(first), _utc_midnight(today + timedelta(days=1))
     opened: dict[date, int] = defaultdict(int)
     for created in session.exec(select(Task.created_at).where(col(Task.created_at) >= start,
-                                                                 col(Task.created_at) < end)).all():
+                                                                 col(Task.created_at) < end,
+                                                                 visible(Task.practice, practices))).all():
         opened[created.astimezone(UTC).date()] += 1
     closed: dict[date, set[int]] = defaultdict(set)
-    rows = session.exec(select(TaskHistory.task_id, TaskHistory.at).where(
+    closing = select(TaskHistory.task_id, TaskHistory.at).where(
         TaskHistory.field == "status", col(TaskHistory.new).in_(CLOSED_STATUSES),
-        col(TaskHistory.at) >= start, col(TaskHistory.at) < end)).all()
+        col(TaskHistory.at) >= start, col(TaskHistory.at) < end)
+    if practices is not None:
+        closing = closing.where(col(TaskHistory.task_id).in_(select(Task.id).where(visible(Task.practice, practices))))
+    rows = session.exec(closing).all()
     for task_id, at in rows:
         closed[at.astimezone(UTC).date()].add(task_id)
     span = [first + timedelta(days=n) for n in range((today - first).days + 1)]
@@ -313,7 +328,7 @@ def opened_closed_per_day(session: Session, today: date, days: int) -> list[DayC
 
 # -- bot success -----------------------------------------------------------------------------------------
 
-def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPayer]]:
+def bot_success(session: Session, nights: int, practices: Practices = None) -> tuple[list[date], list[NightPayer]]:
     """Per (night, payer) over the latest `nights` UTC start dates of bot runs; what counts:
 
     BotRun.counts holds the run's totals, and (runs since the web dashboard) counts["by_payer"] the claims each
@@ -327,7 +342,15 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
       counts["skipped"] (held by another run);
     - share: claims_ok / (claims_ok + claims_failed); 0.0 when nothing was checked and an account stopped;
       None when the night says nothing either way.
+
+    With `practices` (a person who sees only some practices) only their accounts' errors and skips and their
+    claims' findings count; the runs' own per-payer counts cover every practice, so they are not used and
+    claims_ok is the stored-findings floor.
     """
+    mine: set[tuple[str, str]] | None = None
+    if practices is not None:
+        mine = {(p, a) for p, a in session.exec(select(PortalAccount.payer_id, PortalAccount.account)
+                                                .where(visible(PortalAccount.practice, practices))).all()}
     stamps = session.exec(select(BotRun.id, BotRun.started_at).order_by(col(BotRun.started_at).desc(),
                                                                         col(BotRun.id).desc())).all()
     night_of: dict[int, date] = {}
@@ -354,31 +377,38 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
         for payer in run.payers or []:
             row(night, str(payer))["runs"].add(run.id)
         for error in run.errors or []:
-            if isinstance(error, dict) and error.get("payer_id"):
+            if isinstance(error, dict) and error.get("payer_id") and (
+                    mine is None or (str(error["payer_id"]), str(error.get("account"))) in mine):
                 entry = row(night, str(error["payer_id"]))
                 entry["runs"].add(run.id)
                 entry["errors"].append(str(error.get("error") or "error"))
-        by_payer = (run.counts or {}).get("by_payer")
+        by_payer = (run.counts or {}).get("by_payer") if mine is None else None
         for payer, figures in (by_payer if isinstance(by_payer, dict) else {}).items():
             entry = row(night, str(payer))
             entry["runs"].add(run.id)
             entry["checked"] += int((figures or {}).get("claims_checked") or 0)
         skipped = (run.counts or {}).get("skipped")
         for key in skipped if isinstance(skipped, dict) else {}:
-            entry = row(night, str(key).partition("/")[0])
+            if not _skip_visible(str(key), mine, practices):
+                continue
+            entry = row(night, str(key).partition("/")[0].partition("@")[0])
             entry["runs"].add(run.id)
             entry["skipped"] += 1
     ids = sorted(night_of)
     for chunk in _chunks(ids):
-        rows = session.exec(select(StatusFinding.run_id, StatusFinding.payer_id, StatusFinding.claim_number)
-                            .where(col(StatusFinding.run_id).in_(chunk)).distinct()).all()
+        found = select(StatusFinding.run_id, StatusFinding.payer_id, StatusFinding.claim_number).where(
+            col(StatusFinding.run_id).in_(chunk))
+        if practices is not None:
+            found = found.where(col(StatusFinding.claim_number).in_(_claims_of(practices)))
+        rows = session.exec(found.distinct()).all()
         for run_id, payer, claim in rows:
             entry = row(night_of[run_id], payer)
             entry["runs"].add(run_id)
             entry["ok"].add(claim)
     since = min(run.started_at for run in runs)
     for payer, evidence in session.exec(select(Task.payer_id, Task.evidence)
-                                        .where(col(Task.updated_at) >= since)).all():
+                                        .where(col(Task.updated_at) >= since,
+                                               visible(Task.practice, practices))).all():
         for item in evidence or []:
             if not isinstance(item, dict) or item.get("source") != "portal_problem":
                 continue
@@ -399,11 +429,24 @@ def bot_success(session: Session, nights: int) -> tuple[list[date], list[NightPa
     return sorted(picked), out
 
 
-def dashboard_data(session: Session, today: date, *, days: int = 14, nights: int = 14) -> Dashboard:
-    """Everything on the manager's dashboard, as of `today` (UTC dates)."""
-    kinds, by_payer = open_by_payer_kind(session)
-    night_list, success = bot_success(session, nights)
-    return Dashboard(today=today, kinds=kinds, open_by_payer_kind=by_payer, ageing=ageing(session, today),
-                     top_denials=top_denials(session), records_by_payer=records_by_payer(session),
-                     opened_closed_per_day=opened_closed_per_day(session, today, days), bot_success=success,
+def _skip_visible(key: str, mine: set[tuple[str, str]] | None, practices: Practices) -> bool:
+    """Whether a run's skipped entry ('payer', 'payer/account', 'payer@practice') is one this viewer may see."""
+    if mine is None:
+        return True
+    payer, slash, account = key.partition("/")
+    if slash:
+        return (payer, account) in mine
+    _payer, at, practice = key.partition("@")
+    return not at or practices is None or practice in practices
+
+
+def dashboard_data(session: Session, today: date, *, days: int = 14, nights: int = 14,
+                   practices: Practices = None) -> Dashboard:
+    """Everything on the manager's dashboard, as of `today` (UTC dates), over `practices` (None: every one)."""
+    kinds, by_payer = open_by_payer_kind(session, practices)
+    night_list, success = bot_success(session, nights, practices)
+    return Dashboard(today=today, kinds=kinds, open_by_payer_kind=by_payer, ageing=ageing(session, today, practices),
+                     top_denials=top_denials(session, practices=practices),
+                     records_by_payer=records_by_payer(session, practices),
+                     opened_closed_per_day=opened_closed_per_day(session, today, days, practices), bot_success=success,
                      nights=night_list, payers_run=sorted({r.payer for r in success}))

@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from bots.files import write_private
 from workqueue.models import Claim, Task
+from workqueue.practices import Practices, visible
 from workqueue.tasks import list_tasks
 
 CLAIM_COLUMNS = ("claim_number", "payer", "payer_claim_number", "category", "payer_wording", "paid",
@@ -36,21 +37,22 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def claim_rows(session: Session) -> list[dict]:
-    """Every claim's current status joined to its most urgent active task, sorted by claim number.
+def claim_rows(session: Session, practices: Practices = None) -> list[dict]:
+    """Every claim of `practices` (None: all) with its current status and most urgent active task, by claim number.
 
     "Most urgent" is the worklist's own order (`list_tasks`: deadline first, none last, then priority, then id).
     The reference number is that task's; a claim without one gives the payer's status reference instead.
     """
     urgent: dict[str, Task] = {}
-    for task in list_tasks(session):  # active tasks, most urgent first
+    for task in list_tasks(session, practices=practices):  # active tasks, most urgent first
         if task.claim_number and task.claim_number not in urgent:
             urgent[task.claim_number] = task
     rows = []
-    for claim in session.exec(select(Claim).order_by(col(Claim.claim_number))).all():
+    for claim in session.exec(select(Claim).where(visible(Claim.practice, practices))
+                              .order_by(col(Claim.claim_number))).all():
         task = urgent.get(claim.claim_number)
         rows.append({
-            "claim_number": claim.claim_number, "payer": claim.payer_id,
+            "claim_number": claim.claim_number, "practice": claim.practice, "payer": claim.payer_id,
             "payer_claim_number": claim.payer_claim_number, "category": claim.status_category,
             "payer_wording": claim.raw_status, "paid": _plain(claim.paid), "check_eft_number": claim.check_number,
             "payment_date": _plain(claim.payment_date),
@@ -63,15 +65,19 @@ def claim_rows(session: Session) -> list[dict]:
     return rows
 
 
-def task_rows(session: Session, status: str | None = None) -> list[dict]:
-    """Tasks in worklist order (deadline, priority, id); status None = the active ones, 'all' = every one."""
+def task_rows(session: Session, status: str | None = None, practices: Practices = None) -> list[dict]:
+    """Tasks in worklist order (deadline, priority, id); status None = the active ones, 'all' = every one.
+
+    Only tasks of `practices` (None: every practice).
+    """
     return [{
-        "task_id": t.id, "kind": t.kind, "claim_number": t.claim_number, "payer": t.payer_id, "account": t.account,
+        "task_id": t.id, "kind": t.kind, "claim_number": t.claim_number, "practice": t.practice, "payer": t.payer_id,
+        "account": t.account,
         "status": t.status, "priority": t.priority, "owner": t.owner, "deadline": _plain(t.deadline),
         "reference_number": t.reference_number, "action": t.action, "title": t.title, "payer_said": t.payer_said,
         "follow_up_date": _plain(t.follow_up_date), "created_at": _plain(t.created_at),
         "updated_at": _plain(t.updated_at),
-    } for t in list_tasks(session, status=status)]
+    } for t in list_tasks(session, status=status, practices=practices)]
 
 
 def csv_safe(value: Any) -> str:

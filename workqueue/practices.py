@@ -50,6 +50,12 @@ def practices_of_user(role: str, stored: str | None) -> Practices:
     return frozenset(parse_practices(stored) or [DEFAULT_PRACTICE])
 
 
+def shown_practices(user: Any) -> list[str]:
+    """What a user sees, for lists: ['*'] for every practice (admins), else the practice ids."""
+    practices = practices_of_user(user.role, user.practices)
+    return ["*"] if practices is None else sorted(practices)
+
+
 def narrow(practices: Practices, wanted: Iterable[str] | None) -> Practices:
     """`practices` further limited to `wanted` (a --practice filter); None wanted leaves it as it is."""
     chosen = {check_practice(w) for w in wanted or []}

@@ -16,15 +16,21 @@ from workqueue.accounts import LOGIN_PROBLEM_KINDS
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, PortalAccount, RecordsPacket, Task, TaskHistory
 from workqueue.packets import set_packet_status
 from workqueue.paths import packets_dir
+from workqueue.practices import Practices, visible
 from workqueue.taskstore import close_task, log, set_field
 
 _PRIORITY_ORDER = case({"high": 0, "normal": 1, "low": 2}, value=Task.priority, else_=3)
 
 
 def list_tasks(session: Session, owner: str | None = None, kind: str | None = None, payer: str | None = None,
-               status: str | None = None, limit: int | None = None) -> list[Task]:
-    """Tasks ordered by deadline (none last), then priority. status None = active; 'all' = every status."""
+               status: str | None = None, limit: int | None = None, *, practices: Practices = None) -> list[Task]:
+    """Tasks ordered by deadline (none last), then priority. status None = active; 'all' = every status.
+
+    `practices` limits them to those practices' tasks (None: every practice).
+    """
     query = select(Task)
+    if practices is not None:
+        query = query.where(visible(Task.practice, practices))
     if owner:
         query = query.where(Task.owner == owner)
     if kind:

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from bots.findings import utc_now
 from workqueue.models import USER_ROLES, SignInThrottle, WebSession, WebUser
+from workqueue.practices import join_practices
 
 MIN_PASSWORD = 12
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -50,8 +51,12 @@ def check_password_rules(password: str) -> None:
         raise UserError("the password starts or ends with a space (pasted by mistake?)")
 
 
-def add_user(session: Session, name: str, role: str, password: str, *, team: str | None = None) -> WebUser:
-    """A new enabled user; UserError for a taken or malformed name, an unknown role or a weak password."""
+def add_user(session: Session, name: str, role: str, password: str, *, team: str | None = None,
+             practices: list[str] | None = None) -> WebUser:
+    """A new enabled user; UserError for a taken or malformed name, an unknown role or a weak password.
+
+    `practices`: the practices a biller or operator sees (none: the default practice only; admins see all).
+    """
     if not NAME_PATTERN.fullmatch(name):
         raise UserError(f"user name {name!r}: use letters, digits and . _ @ - (at most 64 characters)")
     if name.casefold() == "bot":
@@ -61,7 +66,25 @@ def add_user(session: Session, name: str, role: str, password: str, *, team: str
     if session.exec(select(WebUser).where(col(WebUser.name).ilike(name))).first() is not None:
         raise UserError(f"user {name} already exists")
     check_password_rules(password)
-    user = WebUser(name=name, role=role, team=team or None, password_hash=_HASHER.hash(password))
+    user = WebUser(name=name, role=role, team=team or None, password_hash=_HASHER.hash(password),
+                   practices=_practices(practices))
+    session.add(user)
+    session.flush()
+    return user
+
+
+def _practices(values: list[str] | None) -> str:
+    try:
+        return join_practices(values or [])
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def set_practices(session: Session, name: str, practices: list[str]) -> WebUser:
+    """The practices a user sees from their next request on (none: the default practice only)."""
+    user = get_user(session, name)
+    user.practices = _practices(practices)
+    user.updated_at = utc_now()
     session.add(user)
     session.flush()
     return user

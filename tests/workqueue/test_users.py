@@ -49,7 +49,8 @@ def test_users_add_reads_the_password_from_stdin_and_stores_only_an_argon2_hash(
     assert PASSWORD.encode() not in database.read_bytes()
     assert stat.S_IMODE(database.stat().st_mode) & 0o077 == 0
     listed = json.loads(runner.invoke(app, ["users", "list", "--json"]).stdout)
-    assert listed == [{"name": "dana", "role": "biller", "team": "denials-team", "disabled": False,
+    assert listed == [{"name": "dana", "role": "biller", "team": "denials-team", "practices": ["default"],
+                       "disabled": False,
                        "last_sign_in_at": None}]
     again = runner.invoke(app, ["users", "add", "DANA", "--role", "biller", "--password-stdin"], input=PASSWORD)
     assert again.exit_code == 1 and "already exists" in again.output

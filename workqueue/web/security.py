@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bots.findings import utc_now
 from workqueue.models import WebSession, WebUser
+from workqueue.practices import DEFAULT_PRACTICE, Practices, practices_of_user
 from workqueue.users import role_at_least
 from workqueue.web.state import WebState
 
@@ -39,6 +40,8 @@ class Viewer:
     csrf: str
     address: str | None
     token_hash: str | None = None  # None in trusted-header mode
+    #: the practices this user sees (None: every practice, for admins); see workqueue.practices
+    practices: Practices = frozenset({DEFAULT_PRACTICE})
 
     def can(self, role: str) -> bool:
         """True when this user's role includes `role`."""
@@ -131,7 +134,7 @@ def _resolve(state: WebState, scope: Scope, cookies: dict[str, str], headers: di
                 if user is None or user.disabled:
                     return None, "unknown_user"
                 return Viewer(user.name, user.role, user.team, state.signer.sign("csrf-user:" + user.name),
-                              address), None
+                              address, practices=practices_of_user(user.role, user.practices)), None
         token = cookies.get(SESSION_COOKIE)
         if not token:
             return None, None
@@ -148,7 +151,8 @@ def _resolve(state: WebState, scope: Scope, cookies: dict[str, str], headers: di
             row.last_seen_at = now
             session.add(row)
             session.commit()
-        return Viewer(user.name, user.role, user.team, row.csrf_token, address, row.token_hash), None
+        return Viewer(user.name, user.role, user.team, row.csrf_token, address, row.token_hash,
+                      practices_of_user(user.role, user.practices)), None
 
 
 def _relative_path(scope: Scope) -> str:

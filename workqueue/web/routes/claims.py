@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from workqueue.claimview import claim_detail, search_claims
 from workqueue.db import session_scope
 from workqueue.models import Document, RecordsPacket, Task
+from workqueue.practices import may_see, visible
 from workqueue.web.files import file_response, servable
 from workqueue.web.render import audit_in, audit_now, error_page, render, root
 from workqueue.web.security import viewer_of
@@ -25,7 +26,7 @@ def claims_page(request: Request, q: str = "") -> HTMLResponse:
     viewer = viewer_of(request)
     q = q.strip()[:100]
     with session_scope(state.engine) as session:
-        results = search_claims(session, q) if q else []
+        results = search_claims(session, q, practices=viewer.practices) if q else []
         if q:
             audit_in(session, viewer, action="view", object_type="claim_search", detail=f"{len(results)} result(s)")
     return render(request, "claims.html", title="Find a claim", q=q, results=results, searched=bool(q))
@@ -37,7 +38,7 @@ def claim_page(request: Request, claim_number: str) -> HTMLResponse:
     state = web(request)
     viewer = viewer_of(request)
     with session_scope(state.engine) as session:
-        detail = claim_detail(session, claim_number)
+        detail = claim_detail(session, claim_number, viewer.practices)
         if detail is None:
             return error_page(request, 404, "No such claim", f"There is no claim {claim_number}.")
         audit_in(session, viewer, action="view", object_type="claim", object_id=claim_number)
@@ -50,9 +51,11 @@ def claim_page(request: Request, claim_number: str) -> HTMLResponse:
 def document_file(request: Request, claim_number: str, document_id: int) -> Response:
     """A letter the bots downloaded for this claim."""
     state = web(request)
+    practices = viewer_of(request).practices
     with session_scope(state.engine) as session:
         document = session.get(Document, document_id)
-    path = servable(document.stored_path, state.home) if document and document.claim_number == claim_number else None
+    mine = document is not None and document.claim_number == claim_number and may_see(document.practice, practices)
+    path = servable(document.stored_path, state.home) if mine else None
     if path is not None:
         audit_now(request, "view", "letter", document_id, detail=f"claim {claim_number}")
     return file_response(path, download_name=document.original_file_name if path and document else None)
@@ -65,7 +68,7 @@ def claim_packet_file(request: Request, claim_number: str, packet_id: str) -> Re
     with session_scope(state.engine) as session:
         task_ids = select(Task.id).where(Task.claim_number == claim_number)
         packet = session.exec(select(RecordsPacket).where(
-            RecordsPacket.packet_id == packet_id,
+            RecordsPacket.packet_id == packet_id, visible(RecordsPacket.practice, viewer_of(request).practices),
             or_(RecordsPacket.claim_number == claim_number, col(RecordsPacket.task_id).in_(task_ids)))).first()
     path = servable(packet.stored_path, state.home) if packet else None
     if path is not None:

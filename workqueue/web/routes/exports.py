@@ -32,7 +32,7 @@ def export_file(request: Request, what: str, kind: str) -> Response:
     rows_of, columns = EXPORTS[what]
     day = web(request).today()
     with session_scope(web(request).engine) as session:
-        rows = rows_of(session)
+        rows = rows_of(session, practices=viewer.practices)
         audit_in(session, viewer, "export", "export", f"{what}.{kind}", detail=f"{len(rows)} row(s)")
     body = to_csv(rows, columns) if kind == "csv" else to_json(rows)
     name = f"payerbot-{what}-{day.isoformat()}.{kind}"

@@ -17,6 +17,7 @@ from bots.status_map import claim_status_categories
 from workqueue.accounts import LOGIN_PROBLEM_KINDS
 from workqueue.db import session_scope
 from workqueue.models import ACTIVE_STATUSES, TASK_STATUSES, Claim, RecordsPacket, StatusFinding, Task
+from workqueue.practices import may_see
 from workqueue.tasks import (
     add_note,
     assign,
@@ -46,6 +47,12 @@ def may_close(viewer: Viewer, task: Task) -> bool:
     return task.kind not in LOGIN_PROBLEM_KINDS or viewer.can("operator")
 
 
+def visible_task(session: Session, task_id: int, viewer: Viewer) -> Task | None:
+    """The task if it exists in one of the viewer's practices; another practice's task is as missing (a 404)."""
+    task = session.get(Task, task_id)
+    return task if task is not None and may_see(task.practice, viewer.practices) else None
+
+
 def claim_timeline(session: Session, claim_number: str | None) -> list[dict]:
     """The claim's findings across nights, oldest first, with what each category means."""
     if not claim_number:
@@ -66,7 +73,7 @@ def task_page(request: Request, task_id: int) -> HTMLResponse:
     viewer = viewer_of(request)
     day = state.today()
     with session_scope(state.engine) as session:
-        task = session.get(Task, task_id)
+        task = visible_task(session, task_id, viewer)
         if task is None:
             return error_page(request, 404, "No such task", f"There is no task {task_id}.")
         data = task_as_dict(task, session)
@@ -76,7 +83,7 @@ def task_page(request: Request, task_id: int) -> HTMLResponse:
         packets = packets_of(session, task_id)
         related = list(session.exec(select(Task).where(Task.claim_number == task.claim_number, Task.id != task.id)
                                     .order_by(col(Task.id))).all()) if task.claim_number else []
-        owners = distinct_values(session, Task.owner)
+        owners = distinct_values(session, Task.owner, viewer)
         audit_in(session, viewer, action="view", object_type="task", object_id=task_id)
     base = f"{root(request)}/tasks/{task_id}"
     evidence = evidence_rows(task.evidence or [], state.home, f"{base}/evidence")
@@ -99,7 +106,7 @@ def evidence_file(request: Request, task_id: int, index: int, which: str) -> Res
     state = web(request)
     key = EVIDENCE_FILES.get(which, ("", ""))[0]
     with session_scope(state.engine) as session:
-        task = session.get(Task, task_id)
+        task = visible_task(session, task_id, viewer_of(request))
         entries = (task.evidence or []) if task else []
     entry = entries[index] if key and 0 <= index < len(entries) and isinstance(entries[index], dict) else {}
     path = servable(entry.get(key), state.home)
@@ -115,7 +122,8 @@ def packet_file(request: Request, task_id: int, packet_id: str) -> Response:
     state = web(request)
     with session_scope(state.engine) as session:
         packet = session.get(RecordsPacket, packet_id)
-    path = servable(packet.stored_path, state.home) if packet and packet.task_id == task_id else None
+    mine = packet is not None and packet.task_id == task_id and may_see(packet.practice, viewer_of(request).practices)
+    path = servable(packet.stored_path, state.home) if mine else None
     if path is not None:
         audit_now(request, "view", "packet", packet_id, detail=f"task {task_id}")
     return file_response(path, download_name=packet.original_file_name if path and packet else None)
@@ -133,7 +141,7 @@ async def _act(request: Request, task_id: int, change: Change, form: FormData | 
 
     def run() -> tuple[str, str] | None:
         with session_scope(state.engine) as session:
-            task = session.get(Task, task_id)
+            task = visible_task(session, task_id, viewer)
             if task is None:
                 return None
             kind, text = change(session, task, viewer)
