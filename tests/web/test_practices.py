@@ -66,3 +66,18 @@ def test_a_user_of_one_practice_gets_nothing_of_the_other(web: Web):
         assert ada.get(f"/tasks/{ids['task']}").status_code == 200
         assert "auth units low" in ada.get("/dashboard").text
         assert {"LV900", "C100"} <= {r["claim_number"] for r in json.loads(ada.get("/exports/claims.json").text)}
+
+
+def test_an_admin_sets_a_users_practices_and_they_apply_at_once(web: Web):
+    from tests.web.conftest import csrf_of
+
+    ids = _lakeview(web)
+    with web.client("dana") as dana:
+        assert dana.get(f"/tasks/{ids['task']}").status_code == 404
+        with web.client("ada") as ada:
+            token = csrf_of(ada, "/admin/users")
+            done = ada.post(f"/admin/users/dana/practices?csrf={token}", data={"practices": "default, lakeview"})
+            assert done.status_code == 303
+            assert "default,lakeview" in ada.get("/admin/users").text
+        assert dana.get(f"/tasks/{ids['task']}").status_code == 200  # her next page sees lakeview too
+    assert web.audit(action="user_practices", object_id="dana")[0].detail == "default, lakeview"

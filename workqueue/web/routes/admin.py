@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from workqueue.audit import AUDIT_ACTIONS, list_events, utc_day
 from workqueue.db import session_scope
 from workqueue.models import USER_ROLES
-from workqueue.users import UserError, add_user, list_users, set_disabled, set_password
+from workqueue.practices import parse_practices
+from workqueue.users import UserError, add_user, list_users, set_disabled, set_password, set_practices
 from workqueue.web.render import audit_in, redirect_with, render
 from workqueue.web.security import require
 from workqueue.web.state import web
@@ -37,11 +38,12 @@ async def add_user_action(request: Request) -> Response:
     name, role = str(form.get("name", "")).strip(), str(form.get("role", ""))
     team = str(form.get("team", "")).strip()[:80] or None
     password = str(form.get("password", ""))
+    practices = parse_practices(str(form.get("practices", ""))[:400])
 
     def run() -> tuple[str, str]:
         with session_scope(web(request).engine) as session:
             try:
-                add_user(session, name, role, password, team=team)
+                add_user(session, name, role, password, team=team, practices=practices)
             except UserError as exc:
                 return "error", f"Not added: {exc}."
             audit_in(session, viewer, "user_added", "user", name,
@@ -53,10 +55,11 @@ async def add_user_action(request: Request) -> Response:
 
 @router.post("/users/{name}/{change}")
 async def change_user_action(request: Request, name: str, change: str) -> Response:
-    """disable, enable, or password (sets a new one and signs the user out everywhere)."""
+    """disable, enable, password (sets a new one and signs the user out everywhere) or practices."""
     viewer = require(request, "admin", "changing users")
     form = await request.form(max_files=0, max_fields=5)
     password = str(form.get("password", ""))
+    practices = parse_practices(str(form.get("practices", ""))[:400])
 
     def run() -> tuple[str, str]:
         if change == "disable" and name == viewer.name:
@@ -67,14 +70,20 @@ async def change_user_action(request: Request, name: str, change: str) -> Respon
                     set_disabled(session, name, change == "disable")
                 elif change == "password":
                     set_password(session, name, password)
+                elif change == "practices":
+                    set_practices(session, name, practices)
                 else:
                     return "error", "Unknown change."
             except UserError as exc:
                 return "error", f"Not changed: {exc}."
-            action = {"disable": "user_disabled", "enable": "user_enabled", "password": "password_set"}[change]
-            audit_in(session, viewer, action=action, object_type="user", object_id=name)
+            action = {"disable": "user_disabled", "enable": "user_enabled", "password": "password_set",
+                      "practices": "user_practices"}[change]
+            shown = ", ".join(practices) or "default"
+            audit_in(session, viewer, action=action, object_type="user", object_id=name,
+                     detail=shown if change == "practices" else None)
             return "ok", {"disable": f"{name} is disabled and signed out.", "enable": f"{name} can sign in again.",
-                          "password": f"{name} has a new password and was signed out everywhere."}[change]
+                          "password": f"{name} has a new password and was signed out everywhere.",
+                          "practices": f"{name} sees practice(s): {shown}."}[change]
 
     return redirect_with(request, "/admin/users", *await run_in_threadpool(run))
 
