@@ -85,3 +85,9 @@ class MemorySink:
 
     def mark_uploading(self, packet_ids: list[str]) -> None:
         pass
+
+    def mark_unconfirmed(self, packet_ids: list[str]) -> None:
+        pass
+
+    def record_login(self, payer_id: str, account: str) -> None:
+        pass

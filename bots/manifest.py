@@ -36,6 +36,8 @@ class Manifest(BaseModel):
                                  "saved session signs in again without a code")
     max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
     batch_size: int = Field(default=25, ge=1, le=500)
+    fetch_media: bool = Field(default=False, description="let the browser fetch images, fonts and media (an "
+                              "adapter that reads an image, say); off, they are never requested")
     recheck_after_hours: int = Field(default=20, ge=0, le=24 * 366)
 
     @classmethod

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, BrowserContext
 from playwright.sync_api import Error as PlaywrightError
 
 from bots.adapter import OneTimeCodeProvider, PortalAdapter, PortalSession
@@ -19,6 +20,9 @@ from bots.redaction import REDACTOR
 from bots.retry import transient_retry
 
 log = logging.getLogger("payerbot.session")
+#: images, fonts and media by their file type (the driver matches it, see `account_session`)
+MEDIA_URL = re.compile(r"\.(?:png|jpe?g|gif|webp|avif|bmp|ico|svg|woff2?|ttf|otf|eot|mp4|webm|ogg|mp3|wav)(?:[?#]|$)",
+                       re.IGNORECASE)
 
 
 def portal_base_url(adapter_cls: type[PortalAdapter], credential: Credential) -> str:
@@ -98,6 +102,14 @@ def login_with_retries(adapter: PortalAdapter, budget: LoginBudget | None = None
     return transient_retry(ensure_logged_in)(adapter, budget)
 
 
+def block_media(context: BrowserContext) -> None:
+    """Never fetch images, fonts or media in this context: most of a real portal's bytes, none of its answers.
+
+    The pattern is matched by the browser's driver, so only these requests ever reach Python (to be refused).
+    """
+    context.route(MEDIA_URL, lambda route: route.abort("blockedbyclient"))
+
+
 @contextmanager
 def account_session(browser: Browser, adapter_cls: type[PortalAdapter], credential: Credential, *,
                     store: CredentialStore, evidence: EvidenceStore | None = None,
@@ -110,6 +122,8 @@ def account_session(browser: Browser, adapter_cls: type[PortalAdapter], credenti
     saved = store.load_session(credential)
     context = browser.new_context(storage_state=saved, accept_downloads=True)
     context.set_default_timeout(15_000)
+    if not adapter_cls.manifest.fetch_media:
+        block_media(context)
     try:
         page = context.new_page()
         session = PortalSession(page=page, context=context, credential=credential,

@@ -58,8 +58,10 @@ class ClaimBridgeAdapter(PortalAdapter):
         for _page in self.pages(s.next, s.page, within=frame):
             accounts = [row["account"] for row in self.rows(frame.locator(s.results), s.account)]
             if claim.claim_number in accounts:
-                link = frame.locator(s.rows).nth(accounts.index(claim.claim_number)).locator("a")
-                self.click(link, ui.Claim.detail, within=frame)
+                # The whole row opens the claim (its onclick) and so does the ICN link inside it: clicking the
+                # link fired both, and the portal served the detail twice. The Patient Control # cell has no link.
+                row = frame.locator(s.rows).nth(accounts.index(claim.claim_number))
+                self.click(row.locator("td").nth(1), ui.Claim.detail, within=frame)
                 lines = self.service_lines(frame.locator(ui.Claim.lines), ui.Claim.columns)
                 return self.claim_finding(claim, **self.texts(ui.Claim.fields, within=frame), service_lines=lines)
             listed += len(accounts)

@@ -45,12 +45,13 @@ def test_a_page_waits_latency_ms_and_the_harness_does_not():
         with httpx.Client(base_url=server.url) as client:
             page, took = timed_get(client, "/meridian/login")
             assert page.status_code == 200 and took >= 0.2
-            client.post("/_sandbox/meridian/faults", json={"latency_ms": 1000})
+            # A long latency, so a loaded machine's slowness can never pass for it (or hide it).
+            client.post("/_sandbox/meridian/faults", json={"latency_ms": 8000})
             for path in ("/_sandbox/meridian/oracle", "/_sandbox/meridian/stats", "/_sandbox/health"):
                 answer, took = timed_get(client, path)
-                assert answer.status_code == 200 and took < 0.8, path
+                assert answer.status_code == 200 and took < 6, path
             other, took = timed_get(client, "/northwind/api/config")  # another portal: no latency
-            assert other.status_code == 200 and took < 0.8
+            assert other.status_code == 200 and took < 6
             stats = client.get("/_sandbox/meridian/stats").json()
             assert stats["requests"] == 1 and stats["latency_ms_total"] == 200
             assert stats["requests_by_kind"]["page"] == 1
@@ -106,6 +107,6 @@ def test_latency_does_not_block_other_requests():
             assert all(answer.status_code == 200 for answer in answers)
             return time.monotonic() - started
 
-    with SandboxServer(seed=3, claims=10, faults="meridian.latency_ms=500") as server:
+    with SandboxServer(seed=3, claims=10, faults="meridian.latency_ms=2000") as server:
         took = asyncio.run(run(server.url))
-    assert 0.5 <= took < 1.5  # four at once, not one after another (2 s)
+    assert 2 <= took < 6  # four at once, not one after another (8 s), with room for a loaded machine
