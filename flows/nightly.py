@@ -24,11 +24,13 @@ from bots.files import private_umask
 from bots.findings import Finding
 from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser, problem_from
+from flows.assign import assign_payer
 from workqueue import accounts
 from workqueue.config import load_rules
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.persist import persist_findings
 from workqueue.planning import mark_unconfirmed, mark_uploading, plan_night
+from workqueue.practice_rows import record_account_practices
 from workqueue.runs import finish_run, start_run
 from workqueue.tasks import worklist_summary
 
@@ -70,10 +72,6 @@ def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWor
     Blocked accounts are left out (their practice's claims go to its other accounts); each practice's work goes
     to its own accounts only (flows.assign); skipped entries are keyed by payer, payer/account or payer@practice.
     """
-    # Imported here: the practice split lives in its own modules, and this body is the flow's only place for it.
-    from flows.assign import assign_payer
-    from workqueue.practice_rows import record_account_practices
-
     store = CredentialStore()
     rules = load_rules()
     with session_scope(get_engine()) as session:
