@@ -37,8 +37,7 @@ class NorthwindAdapter(PortalAdapter):
                    for row in detail.locator(c.line).all()]
         lines = [line.model_copy(update={"rarc_codes": codes})
                  for line, codes in zip(self.service_lines(detail.locator(c.lines), c.columns), remarks, strict=True)]
-        return self.claim_finding(claim, **self.texts(c.fields, within=detail), service_lines=lines,
-                                  screenshot="if_actionable")
+        return self.claim_finding(claim, **self.texts(c.fields, within=detail), service_lines=lines, screenshot=True)
 
     def download_correspondence(self, since: date | None, known_ids: set[str]) -> list[f.CorrespondenceFinding]:
         """Load the whole document list (filtered by `since`), then download each unknown letter once."""
