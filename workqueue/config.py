@@ -49,6 +49,7 @@ class Deadlines(BaseModel):
     auth_units_used_ratio: Annotated[float, Field(ge=0, le=1)]
     auth_units_low_days: Days
     auth_mismatch_days: Days
+    unmatched_remittance_days: Days = 5
 
 
 class NightRules(BaseModel):

@@ -69,9 +69,12 @@ class Claim(SQLModel, table=True):
     payment_date: date | None = None
     check_number: str | None = None
     finalized: bool = Field(default=False, index=True)
-    last_checked_at: datetime | None = _when(default=None)
+    last_checked_at: datetime | None = _when(default=None)  # the last portal check (files don't count)
     next_check_at: datetime | None = _when(default=None)
     imported_at: datetime | None = _when(default=None)
+    # When a clearinghouse file last said pending or asked for information: the portal holds the detail, so
+    # the night visits the claim if this is newer than the last portal check (workqueue.planning).
+    file_status_at: datetime | None = _when(default=None)
 
     def code_list(self) -> list[str]:
         """The procedure codes as a list."""
@@ -95,6 +98,7 @@ class StatusFinding(SQLModel, table=True):
     fingerprint: str = Field(index=True, description="hash of the finding without provenance")
     observed_at: datetime = _when()
     run_id: int | None = None
+    edi_file_id: int | None = Field(default=None, foreign_key="edi_file.id", index=True)  # read from a file
     finding: dict = Field(default_factory=dict, sa_type=JSON)
 
 
@@ -348,3 +352,24 @@ class AuditEvent(SQLModel, table=True):
     object_id: str | None = Field(default=None, index=True)
     detail: str | None = Field(default=None, sa_type=Text)
     source: str  # "web 10.0.0.7" or "cli host/login"
+
+
+class EdiFile(SQLModel, table=True):
+    """A clearinghouse X12 file imported once (277, 277CA, 835): its hash makes a second import a no-op."""
+
+    __tablename__ = "edi_file"
+    id: int | None = Field(default=None, primary_key=True)
+    sha256: str = Field(unique=True, index=True)
+    file_name: str
+    kinds: str = ""  # ','-separated transactions in it: 277, 277CA, 835
+    interchanges: str = ""  # ','-separated ISA13 control numbers
+    imported_at: datetime = _when(default_factory=utc_now)
+    imported_by: str = "bot"
+    claims: int = 0
+    matched: int = 0
+    unmatched: int = 0
+    findings_stored: int = 0
+    tasks_created: int = 0
+    tasks_closed: int = 0
+    # claims this file finalized that were still open: the portal visits it saved
+    visits_saved: int = 0

@@ -28,6 +28,8 @@ from workqueue.rules import authorization_rules, claim_status_rules, letter_rule
 from workqueue.specs import RuleOutcome, evidence_of
 from workqueue.taskstore import apply_resolution, apply_spec, close_task, set_field
 
+#: claim status groups a clearinghouse file cannot settle: the portal has the why (X12 P* pending, R* requests)
+FILE_SENDS_BOT = frozenset({"pending", "request"})
 # Problems that stop every step on the portal: raise them even when they happened during an upload.
 _BLOCKING = frozenset({"login_failed", "account_locked", "mfa_required", "captcha_challenge", "session_unstable"})
 
@@ -81,10 +83,10 @@ def _claim_for(session: Session, finding: ClaimStatusFinding) -> Claim:
 
 
 def _persist_status(session: Session, finding: ClaimStatusFinding, rules: Rules, report: PersistReport,
-                    run_id: int | None) -> None:
+                    run_id: int | None, edi_file_id: int | None = None) -> None:
     claim = _claim_for(session, finding)
     prov = finding.provenance
-    if claim.practice != account_practice(session, prov.payer_id, prov.account):
+    if edi_file_id is None and claim.practice != account_practice(session, prov.payer_id, prov.account):
         # Only the claim's own practice's accounts check it (flows.assign): an answer through another practice's
         # account is not stored on it (a practice boundary), and says so.
         report.errors.append(f"claim {claim.claim_number}: read through {prov.payer_id}/{prov.account}, an account "
@@ -94,8 +96,15 @@ def _persist_status(session: Session, finding: ClaimStatusFinding, rules: Rules,
     print_ = fingerprint(finding)
     latest = session.exec(select(StatusFinding).where(StatusFinding.claim_number == claim.claim_number)
                           .order_by(col(StatusFinding.observed_at).desc(), col(StatusFinding.id).desc())).first()
-    finalized = category_group(finding.status_category) == "finalized"
-    if claim.last_checked_at is None or observed > claim.last_checked_at:
+    group = category_group(finding.status_category)
+    finalized = group == "finalized"
+    if edi_file_id is not None:
+        # A file is not a portal check: last_checked_at stays the portal's. A file saying pending or asking for
+        # information sends the bot to the portal for the detail (letters, records request, deadline).
+        if group in FILE_SENDS_BOT and (claim.file_status_at is None or observed > claim.file_status_at):
+            claim.file_status_at = observed
+            session.add(claim)
+    elif claim.last_checked_at is None or observed > claim.last_checked_at:
         claim.last_checked_at = observed
         claim.next_check_at = None if finalized else observed + timedelta(hours=rules.deadlines.recheck_after_hours)
         session.add(claim)
@@ -104,7 +113,7 @@ def _persist_status(session: Session, finding: ClaimStatusFinding, rules: Rules,
         return
     session.add(StatusFinding(claim_number=claim.claim_number, payer_id=finding.provenance.payer_id,
                               status_category=finding.status_category, raw_status=finding.raw_status,
-                              fingerprint=print_, observed_at=observed, run_id=run_id,
+                              fingerprint=print_, observed_at=observed, run_id=run_id, edi_file_id=edi_file_id,
                               finding=finding.model_dump(mode="json")))
     report.findings_stored += 1
     if latest is not None and observed < latest.observed_at:
@@ -220,13 +229,17 @@ def _persist_problem(session: Session, problem: PortalProblem, rules: Rules, rep
             task_id=task.id if task else None)
 
 
-def persist_findings(session: Session, findings: list, *, run_id: int | None = None) -> PersistReport:
-    """Store a batch of findings of any kind; idempotent: the same batch twice changes nothing more."""
+def persist_findings(session: Session, findings: list, *, run_id: int | None = None,
+                     edi_file_id: int | None = None) -> PersistReport:
+    """Store a batch of findings of any kind; idempotent: the same batch twice changes nothing more.
+
+    `edi_file_id`: the claim findings were read from that clearinghouse file (workqueue.edi_import), not a portal.
+    """
     rules = load_rules()
     report = PersistReport()
     for finding in findings:
         if isinstance(finding, ClaimStatusFinding):
-            _persist_status(session, finding, rules, report, run_id)
+            _persist_status(session, finding, rules, report, run_id, edi_file_id)
         elif isinstance(finding, CorrespondenceFinding):
             _persist_letter(session, finding, rules, report)
         elif isinstance(finding, UploadConfirmation):

@@ -100,7 +100,10 @@ def plan_night(session: Session, *, now: datetime | None = None, payer_ids: list
         query = select(Claim).where(Claim.payer_id == payer, col(Claim.finalized).is_(False),
                                     col(Claim.member_id).is_not(None), col(Claim.date_of_service).is_not(None))
         if not force:
-            query = query.where((col(Claim.last_checked_at).is_(None)) | (col(Claim.last_checked_at) <= recent))
+            # Due: never checked on the portal, checked long enough ago, or a clearinghouse file said pending or
+            # asked for information after the last portal check (the portal holds the detail).
+            query = query.where((col(Claim.last_checked_at).is_(None)) | (col(Claim.last_checked_at) <= recent)
+                                | (col(Claim.file_status_at) > col(Claim.last_checked_at)))
         plan.claims[payer] = [claim_query(c) for c in session.exec(query.order_by(Claim.claim_number)).all()]
         packets = session.exec(select(RecordsPacket).where(RecordsPacket.payer_id == payer,
                                                            col(RecordsPacket.status).in_(("queued", "unconfirmed")))

@@ -34,6 +34,8 @@ ACTIONS: dict[str, str] = {
     "upload_failed": "Upload the records packet by hand or fix the problem and queue it again.",
     "upload_unconfirmed": "Check on the portal whether the packet arrived; re-queue it only if it did not.",
     "session_unstable": "The portal kept ending the session: nothing tonight; check the account if it repeats.",
+    "unmatched_remittance": "Find the claim this clearinghouse file names (add it to the inventory or post the "
+                            "payment by hand); close the task when done.",
 }
 OPERATOR_KINDS = frozenset({
     "login_failed", "account_locked", "mfa_required", "captcha_challenge", "portal_changed",
