@@ -6,9 +6,10 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, replace
+from datetime import date
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -17,16 +18,16 @@ from prefect.context import get_run_context
 from prefect.futures import wait
 
 from bots.browser_server import shared_browser
-from bots.credentials import CredentialStore
+from bots.credentials import Credential, CredentialStore
 from bots.errors import MaintenanceWindow
 from bots.evidence import EvidenceStore, payerbot_home
 from bots.files import private_umask
-from bots.findings import Finding
+from bots.findings import ClaimQuery, Finding, RecordsPacket
 from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser, problem_from
 from flows.assign import assign_payer
 from workqueue import accounts
-from workqueue.config import load_rules
+from workqueue.config import Rules, load_rules
 from workqueue.db import get_engine, init_db, session_scope
 from workqueue.persist import persist_findings
 from workqueue.planning import mark_unconfirmed, mark_uploading, plan_night
@@ -104,19 +105,26 @@ def plan_work(payer_ids: list[str] | None, force: bool) -> tuple[list[AccountWor
         skipped.update(unserved)
         if not shares:
             continue
-        manifest = get_adapter(payer_id).manifest
         for share in shares:
-            credential = share.credential
-            works.append(AccountWork(
-                payer_id=payer_id, credential=credential, claims=share.claims, uploads=share.uploads,
-                reconcile=share.reconcile, correspondence=share.correspondence,
-                correspondence_since=share.correspondence_since,
+            works.append(account_work(
+                payer_id, share.credential, claims=share.claims, uploads=share.uploads, reconcile=share.reconcile,
+                correspondence=share.correspondence, correspondence_since=share.correspondence_since,
                 known_document_ids=plan.known_document_ids.get(payer_id, set()),
-                authorizations=share.correspondence, batch_size=manifest.batch_size,
-                logins_used=used.get((payer_id, credential.account), 0), relogins=rules.night.relogins_per_night,
-                max_download_bytes=int(rules.limits.max_download_mb * 1024 * 1024),
-            ))
+                logins_used=used.get((payer_id, share.credential.account), 0), rules=rules))
     return works, skipped
+
+
+def account_work(payer_id: str, credential: Credential, *, claims: list[ClaimQuery], uploads: list[RecordsPacket],
+                 reconcile: list[RecordsPacket], correspondence: bool, correspondence_since: date | None,
+                 known_document_ids: set[str], logins_used: int, rules: Rules | None = None) -> AccountWork:
+    """One account's night from its share of the plan, with the manifest's batch size and the rules' limits."""
+    rules = rules or load_rules()
+    return AccountWork(
+        payer_id=payer_id, credential=credential, claims=claims, uploads=uploads, reconcile=reconcile,
+        correspondence=correspondence, correspondence_since=correspondence_since,
+        known_document_ids=known_document_ids, authorizations=correspondence,
+        batch_size=get_adapter(payer_id).manifest.batch_size, logins_used=logins_used,
+        relogins=rules.night.relogins_per_night, max_download_bytes=int(rules.limits.max_download_mb * 1024 * 1024))
 
 
 @task(cache_policy=NO_CACHE)
@@ -237,11 +245,14 @@ def _merge(total: AccountOutcome, part: AccountOutcome) -> None:
     total.finished_at = part.finished_at
 
 
-@task(cache_policy=NO_CACHE, task_run_name="work-{work.payer_id}-{work.credential.account}")
-def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
-                 browser_endpoint: str | None = None) -> tuple[dict, dict]:
-    """One account's night: network work here, storage in nested tasks; a maintenance page waits and retries.
+def work_lane(work: AccountWork, run_id: int, maintenance_wait_s: float, browser_endpoint: str | None = None, *,
+              session_slot: Callable[[], AbstractContextManager] | None = None,
+              stop_payer: threading.Event | None = None) -> tuple[dict, dict]:
+    """One account's night: the lease, the payer's session cap, the work, maintenance deferral; (outcome, counts).
 
+    Shared by the one-process night (`work_account`) and the cluster's flow run per account (flows.cluster):
+    `session_slot` is the payer's cap (default: this process's semaphore; the cluster: a Prefect global
+    concurrency limit) and `stop_payer` the flag the payer's lanes share (default: this run's, in this process).
     The lane opens its context in the worker's shared Chromium (`browser_endpoint`), or its own without one.
     """
     logger = get_run_logger()
@@ -256,8 +267,10 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
         deadline = time.monotonic() + maintenance_wait_s
         retry_s = max(5.0, min(load_rules().night.maintenance_retry_minutes * 60, maintenance_wait_s / 4))
         deferrals = 0
-        stop_payer = _payer_stops.setdefault((run_id, work.payer_id), threading.Event())
-        with _session_limit(work.payer_id), launched_browser(endpoint=browser_endpoint) as browser:
+        if stop_payer is None:
+            stop_payer = _payer_stops.setdefault((run_id, work.payer_id), threading.Event())
+        slot = session_slot() if session_slot is not None else _session_limit(work.payer_id)
+        with slot, launched_browser(endpoint=browser_endpoint) as browser:
             runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
                                    evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}",
                                    stop_payer=stop_payer, lease_lost=lease_lost)
@@ -290,6 +303,55 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
                 total.letters_downloaded, total.uploads_done, total.uploads_reconciled, total.authorizations,
                 total.logins, total.problems, f", stopped by {total.stopped_by}" if total.stopped_by else "")
     return asdict(total), dict(sink.counts)
+
+
+@task(cache_policy=NO_CACHE, task_run_name="work-{work.payer_id}-{work.credential.account}")
+def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
+                 browser_endpoint: str | None = None) -> tuple[dict, dict]:
+    """One account's night as a task of the one-process night (see `work_lane`)."""
+    return work_lane(work, run_id, maintenance_wait_s, browser_endpoint)
+
+
+class NightTally:
+    """What the night's lanes returned, gathered into the run's outcomes, counts, skipped entries and errors."""
+
+    def __init__(self, run_id: int, skipped: dict[str, str], interrupted: list[int]):
+        self.run_id, self.skipped, self.interrupted = run_id, dict(skipped), interrupted
+        self.outcomes: list[dict] = []
+        self.counts: Counter[str] = Counter()
+        self.errors: list[dict] = []
+
+    def add(self, payer_id: str, account: str, returned: tuple[dict, dict] | BaseException | str) -> None:
+        """One lane's (outcome, counts), or the exception (or the name of the failure) that ended it."""
+        if isinstance(returned, BaseException | str):
+            # A bug, not a portal problem: what was persisted stays; the run is marked failed.
+            error = returned if isinstance(returned, str) else type(returned).__name__
+            get_run_logger().error("%s/%s crashed: %s", payer_id, account, error)
+            self.errors.append({"payer_id": payer_id, "account": account, "error": error})
+            return
+        outcome, batch_counts = returned
+        if outcome["skipped"]:  # another live run holds the account: reported with the skipped ones
+            self.skipped[f"{outcome['payer_id']}/{outcome['account']}"] = outcome["skipped"]
+            return
+        self.outcomes.append(outcome)
+        self.counts.update(batch_counts)
+        if outcome["stopped_by"]:
+            self.errors.append({"payer_id": outcome["payer_id"], "account": outcome["account"],
+                                "error": outcome["stopped_by"]})
+
+    def finish(self) -> dict:
+        """Record the run's end and its summary artifact; the night's result."""
+        with session_scope(get_engine()) as session:
+            worklist = worklist_summary(session)
+            finish_run(session, self.run_id,
+                       counts=dict(self.counts) | {"skipped": self.skipped, "by_payer": _by_payer(self.outcomes)},
+                       errors=self.errors, status="failed" if self.errors else "completed")
+        create_markdown_artifact(key="nightly-summary",
+                                 markdown=_summary_markdown(self.outcomes, self.counts, self.skipped, worklist,
+                                                            self.interrupted),
+                                 description="payerbot nightly run summary (no patient data)")
+        return {"run_id": self.run_id, "accounts": self.outcomes, "counts": dict(self.counts),
+                "skipped": self.skipped, "errors": self.errors, "interrupted": self.interrupted}
 
 
 def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, str], worklist: list,
@@ -329,35 +391,9 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False,
     with shared_browser() if works else nullcontext() as endpoint:  # one Chromium for every lane of the night
         futures = [work_account.submit(work, run_id, wait_minutes * 60, endpoint) for work in works]
         wait(futures)
-    outcomes: list[dict] = []
-    counts: Counter[str] = Counter()
-    errors: list[dict] = []
+    tally = NightTally(run_id, skipped, interrupted)
     for work, future in zip(works, futures, strict=True):
-        returned = future.result(raise_on_failure=False)
-        if isinstance(returned, BaseException):
-            # A bug, not a portal problem: what was persisted stays; the run is marked failed.
-            get_run_logger().error("%s/%s crashed: %s", work.payer_id, work.credential.account,
-                                   type(returned).__name__)
-            errors.append({"payer_id": work.payer_id, "account": work.credential.account,
-                           "error": type(returned).__name__})
-            continue
-        outcome, batch_counts = returned
-        if outcome["skipped"]:  # another live run holds the account: reported with the skipped ones
-            skipped[f"{outcome['payer_id']}/{outcome['account']}"] = outcome["skipped"]
-            continue
-        outcomes.append(outcome)
-        counts.update(batch_counts)
-        if outcome["stopped_by"]:
-            errors.append({"payer_id": outcome["payer_id"], "account": outcome["account"],
-                           "error": outcome["stopped_by"]})
+        tally.add(work.payer_id, work.credential.account, future.result(raise_on_failure=False))
     for key in [k for k in _payer_stops if k[0] == run_id]:
         del _payer_stops[key]
-    with session_scope(get_engine()) as session:
-        worklist = worklist_summary(session)
-        finish_run(session, run_id, counts=dict(counts) | {"skipped": skipped, "by_payer": _by_payer(outcomes)},
-                   errors=errors, status="failed" if errors else "completed")
-    create_markdown_artifact(key="nightly-summary",
-                             markdown=_summary_markdown(outcomes, counts, skipped, worklist, interrupted),
-                             description="payerbot nightly run summary (no patient data)")
-    return {"run_id": run_id, "accounts": outcomes, "counts": dict(counts), "skipped": skipped,
-            "errors": errors, "interrupted": interrupted}
+    return tally.finish()
