@@ -1,4 +1,4 @@
-"""Test-harness endpoints (`/_sandbox/...`): the oracle, inventory, accounts, counters and switches.
+"""Test-harness endpoints (`/_sandbox/...`): the oracle, inventory, EDI files, accounts, counters and switches.
 
 Real portals have none of this; tests, the demo and operators learning the framework use it to see
 what a perfect bot would find and to make the portal misbehave on purpose.
@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import PlainTextResponse
 
+from sandbox.edi import FILE_KINDS, file_claims, file_text
 from sandbox.faults import (
     FAULT_COUNTERS,
     FaultSpecError,
@@ -51,6 +52,31 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
     @router.get("/{portal}/oracle")
     def oracle(portal: str) -> dict:
         return state_of(portal).world.oracle()
+
+    def edi_kind(kind: str) -> str:
+        if kind not in FILE_KINDS:
+            raise HTTPException(404, f"no EDI file kind {kind!r} (835, 277, 277ca)")
+        return kind
+
+    @router.get("/{portal}/edi/{kind}", response_class=PlainTextResponse)
+    def edi_file(portal: str, kind: str, claims: str = "all", interchange: int = 1) -> str:
+        """The clearinghouse's X12 file of this kind (835, 277, 277ca) for `claims=half|all|N1,N2`."""
+        state = state_of(portal)
+        with state.lock:
+            try:
+                return file_text(state.world, edi_kind(kind), claims, interchange_number=interchange)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
+
+    @router.get("/{portal}/edi/{kind}/claims")
+    def edi_file_claims(portal: str, kind: str, claims: str = "all") -> list[str]:
+        """The claim numbers that file carries (the oracle's `claims` says what is true of each)."""
+        state = state_of(portal)
+        with state.lock:
+            try:
+                return file_claims(state.world, edi_kind(kind), claims)
+            except ValueError as exc:
+                raise HTTPException(400, str(exc)) from None
 
     @router.get("/{portal}/accounts")
     def accounts(portal: str) -> list[dict]:

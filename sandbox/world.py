@@ -622,9 +622,11 @@ class World:
             "end_date": _iso(a.end_date),
             **({"practice": a.practice} if self.several_practices else {}),
         } for a in self.authorizations]
+        from sandbox.edi.kinds import coverage  # the EDI writer reads this world: imported late, not circular
+
         return {"payer_id": self.profile.payer_id, "payer_name": self.profile.name, "today": self.today.isoformat(),
                 "appeal_window_days": self.profile.appeal_window_days, "claims": claims, "letters": letters,
-                "authorizations": auths}
+                "authorizations": auths, "edi": coverage(self)}  # claim numbers each X12 file kind carries
 
     def inventory_csv(self) -> str:
         """The inventory rows as CSV text."""
