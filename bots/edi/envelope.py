@@ -39,6 +39,13 @@ _ENVELOPE_ERRORS = {
     ("seg", "HL1"): ("HL01", "HL01 hierarchical ids are not numbered 1, 2, 3 ..."),
     ("seg", "HL2"): ("HL02", "HL02 names a parent that is not an open HL"),
 }
+_HEADERS = {"ISA": "ISA13", "GS": "GS06", "ST": "ST02"}
+# trailer -> its header, and what pyx12 counted when it read the trailer (SE01 counts ST and SE too)
+_TRAILER_OF = {
+    "IEA": ("ISA", lambda reader: reader.gs_count),
+    "GE": ("GS", lambda reader: reader.st_count),
+    "SE": ("ST", lambda reader: reader.seg_count + 1),
+}
 _TRAILERS = {("st", "2"): "SE", ("gs", "3"): "GE", ("isa", "023"): "IEA"}
 # Not fatal: pyx12 flags them, the data is still read unambiguously.
 _WARNINGS = {("seg", "SEG1"): "segment ends with an element separator"}
@@ -94,6 +101,7 @@ def check_envelope(text: str, file_name: str) -> list[str]:
                        segment_id="ISA") from None
     ids: list[str] = []
     functional_id: str | None = None
+    opened: dict[str, str | None] = {}  # ISA13, GS06, ST02 of the open envelopes, for the messages
     try:
         for seg in reader:
             number = reader.get_cur_line()
@@ -103,7 +111,9 @@ def check_envelope(text: str, file_name: str) -> list[str]:
                                f"{reader.ele_term!r} and {reader.seg_term!r}?)", segment_number=number,
                                segment_id=_segment_id(seg_id))
             ids.append(seg_id)
-            _raise_first(reader.pop_errors(), file_name, number, seg_id)
+            if seg_id in _HEADERS:
+                opened[seg_id] = seg.get_value(_HEADERS[seg_id])
+            _raise_first(reader.pop_errors(), file_name, number, seg_id, _details(reader, seg, opened))
             if seg_id == "ISA" and seg.get_value("ISA12") != "00501":
                 raise EdiError(file_name, "unknown interchange version (this reader reads 00501)",
                                segment_number=number, segment_id="ISA", element="ISA12")
@@ -129,12 +139,27 @@ def check_envelope(text: str, file_name: str) -> list[str]:
     return ids
 
 
-def _raise_first(problems: list, file_name: str, number: int, seg_id: str) -> None:
+def _details(reader: X12Reader, seg, opened: dict[str, str | None]) -> dict[str, str]:
+    """What the trailer says against what was read, per trailer element (control numbers and counts only)."""
+    seg_id = seg.get_seg_id()
+    if seg_id not in _TRAILER_OF:
+        return {}
+    header, count = _TRAILER_OF[seg_id]
+    said = {ref: _code(seg.get_value(ref)) for ref in (f"{seg_id}01", f"{seg_id}02")}
+    header_element = _HEADERS[header]
+    return {
+        f"{seg_id}02": f" ({seg_id}02 {said[f'{seg_id}02']}, {header_element} {_code(opened.get(header))})",
+        f"{seg_id}01": f" ({seg_id}01 {said[f'{seg_id}01']}, counted {count(reader)})",
+    }
+
+
+def _raise_first(problems: list, file_name: str, number: int, seg_id: str, details: dict[str, str]) -> None:
     """Turn the first fatal pyx12 envelope error into an EdiError at the segment that revealed it."""
     for level, code, _message, _value, _line in problems:
         if (level, code) in _WARNINGS:
             continue
         element, reason = _ENVELOPE_ERRORS.get((level, code), (None, f"envelope error ({level} {code})"))
+        reason += details.get(element or "", "")
         raise EdiError(file_name, reason, segment_number=number, segment_id=seg_id, element=element)
 
 

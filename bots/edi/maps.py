@@ -25,15 +25,26 @@ _X214_ENTRY = '<map vriic="005010X214" fic="HN" abbr="277">277.5010.X214.xml</ma
 _X212_ENTRY = f'<map vriic="005010X212" fic="HN" abbr="277">{_X212}</map>'
 
 
-@functools.cache
 def map_path() -> str:
     """A folder holding pyx12's maps (links to the installed ones) and the fixed X212 map and index."""
+    folder = _map_folder()
+    if not (folder / "maps.xml").is_file():  # a temp cleaner removed it in a long-running process
+        _map_folder.cache_clear()
+        folder = _map_folder()
+    return str(folder)
+
+
+@functools.cache
+def _map_folder() -> Path:
     source = files("pyx12").joinpath("map")
     folder = Path(tempfile.mkdtemp(prefix="payerbot-pyx12-maps-"))
     atexit.register(shutil.rmtree, folder, True)
     for entry in source.iterdir():
         if entry.name.endswith((".xml", ".xsd")) and entry.name not in {_X212, "maps.xml"}:
-            (folder / entry.name).symlink_to(Path(str(entry)))
+            try:
+                (folder / entry.name).symlink_to(Path(str(entry)))
+            except OSError:  # no symbolic links here (some Windows set-ups): a copy does the same
+                shutil.copyfile(Path(str(entry)), folder / entry.name)
     original = x212 = source.joinpath(_X212).read_text(encoding="utf-8")
     for pattern, replacement in _X212_FIXES:
         x212, count = pattern.subn(replacement, x212, count=1)
@@ -45,4 +56,4 @@ def map_path() -> str:
     if 'vriic="005010X212"' not in index and _X214_ENTRY in index:
         index = index.replace(_X214_ENTRY, f"{_X214_ENTRY}\n    {_X212_ENTRY}", 1)
     (folder / "maps.xml").write_text(index, encoding="utf-8")
-    return str(folder)
+    return folder

@@ -34,6 +34,7 @@ class EdiClaim:
     payer_identifier: str | None
     sender_id: str
     raw_text: str
+    #: ClaimStatusFinding fields as plain data (str, Decimal, date; adjustments and service lines as dicts)
     fields: dict
     observed_at: datetime
 

@@ -136,10 +136,11 @@ def _claim_fields(claim: _Claim) -> dict:
         "paid": paid,
         "patient_responsibility": clp.money("CLP05"),
         "allowed": claim_allowed,
-        "adjustments": adjustments,
+        # plain data (Decimal, date, str): the finding validates it, and it stores or prints as it is
+        "adjustments": [adjustment.model_dump() for adjustment in adjustments],
         "carc_codes": list(dict.fromkeys(a.carc for a in adjustments)),
         "rarc_codes": list(dict.fromkeys([code for code in remarks if code] +
                                          [code for line in lines for code in line.rarc_codes])),
-        "service_lines": lines,
+        "service_lines": [line.model_dump() for line in lines],
         "crossover_payer": crossover,
     }

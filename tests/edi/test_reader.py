@@ -104,11 +104,18 @@ MALFORMED = [
     ("wrong_separator.835", "wrong_separator.835: segment 2 (GS): segment identifier is not valid (are its "
                             "separators the ISA's '*' and '~'?)"),
     ("missing_se.835", "missing_se.835: segment 35 (GE): missing SE: the transaction set is not closed before GE"),
-    ("se_count.835", "se_count.835: segment 35 (SE), element SE01: SE01 segment count does not match"),
-    ("se_control_number.835", "se_control_number.835: segment 35 (SE), element SE02: SE02 does not match ST02"),
-    ("ge_control_number.835", "ge_control_number.835: segment 36 (GE), element GE02: GE02 does not match GS06"),
+    ("se_count.835", "se_count.835: segment 35 (SE), element SE01: SE01 segment count does not match "
+                     "(SE01 '31', counted 33)"),
+    ("se_control_number.835", "se_control_number.835: segment 35 (SE), element SE02: SE02 does not match ST02 "
+                              "(SE02 '0002', ST02 '0001')"),
+    ("ge_control_number.835", "ge_control_number.835: segment 36 (GE), element GE02: GE02 does not match GS06 "
+                              "(GE02 '102', GS06 '101')"),
+    ("ge_count.835", "ge_count.835: segment 36 (GE), element GE01: GE01 transaction set count does not match "
+                     "(GE01 '2', counted 1)"),
     ("iea_control_number.835", "iea_control_number.835: segment 37 (IEA), element IEA02: IEA02 does not match "
-                               "ISA13"),
+                               "ISA13 (IEA02 '000000199', ISA13 '000000101')"),
+    ("unknown_interchange_version.835", "unknown_interchange_version.835: segment 1 (ISA), element ISA12: unknown "
+                                        "interchange version (this reader reads 00501)"),
     ("unknown_version.835", "unknown_version.835: segment 2 (GS), element GS08: unknown version '005010X222A1' "
                             "for HP (reads 005010X221A1)"),
     ("unknown_functional_group.835", "unknown_functional_group.835: segment 2 (GS), element GS01: unknown "
@@ -232,6 +239,14 @@ def test_not_an_interchange(text):
     assert raised.value.segment_number == 1
 
 
+def test_mia_remarks_and_an_unknown_claim_status_code():
+    text = (FILES / "x221a1_example.835").read_text().replace("MOA***MA130*N657~", "MIA*0****MA01~", 1).replace(
+        "CLP*PCN1002*4*", "CLP*PCN1002*5*", 1)
+    finding = next(c for c in read_edi_text(text, "x.835").claims if c.claim_number == "PCN1002").finding("p")
+    assert finding.rarc_codes == ["MA01"]
+    assert (finding.status_category, finding.raw_status) == (None, "835 CLP02 5: claim status code not in the guide")
+
+
 def test_a_segment_out_of_place_is_an_error():
     text = (FILES / "x221a1_example.835").read_text().replace("LX*1~\nCLP", "CLP", 1).replace(
         "SVC*HC:99213", "LX*1~\nSVC*HC:99213", 1)
@@ -251,3 +266,10 @@ def test_reading_prints_and_logs_nothing(capsys, caplog):
     captured = capsys.readouterr()
     assert (captured.out, captured.err) == ("", "")
     assert not any(data in record.getMessage() for record in caplog.records for data in PATIENT_DATA)
+
+
+def test_fields_are_plain_data():
+    fields = _claim("x221a1_example.835", 14).fields
+    assert fields["adjustments"][0] == {"group_code": "CO", "carc": "45", "amount": D("20.00")}
+    assert fields["service_lines"][1]["procedure_code"] == "85025"
+    assert fields["paid"] == D("150.00") and fields["payment_date"] == date(2026, 3, 5)
