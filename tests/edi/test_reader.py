@@ -273,3 +273,16 @@ def test_fields_are_plain_data():
     assert fields["adjustments"][0] == {"group_code": "CO", "carc": "45", "amount": D("20.00")}
     assert fields["service_lines"][1]["procedure_code"] == "85025"
     assert fields["paid"] == D("150.00") and fields["payment_date"] == date(2026, 3, 5)
+
+
+@pytest.mark.parametrize("kind", ["835", "277", "277ca"])
+def test_the_sandbox_clearinghouse_files_read_claim_for_claim(kind):
+    """The sandbox writes these files independently of this reader: every claim it carries is read."""
+    from sandbox.edi import coverage, file_text
+    from sandbox.world import PROFILES, World
+
+    world = World(PROFILES["meridian"], seed=7, today=date(2026, 3, 1))
+    edi = read_edi_text(file_text(world, kind, "all"), f"sandbox.{kind}")
+    assert sorted(claim.claim_number for claim in edi.claims) == sorted(coverage(world)[kind])
+    assert edi.warnings == []
+    assert all(claim.finding("meridian").status_category for claim in edi.claims)
