@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 
-import pyx12.errors
 import pyx12.params
 from pyx12.x12context import X12ContextReader
 
@@ -83,7 +82,7 @@ def read_segments(text: str, file_name: str, segment_ids: list[str]) -> tuple[li
             map_node = node.x12_map_node
             segments.append(Seg(file_name, number, node.seg_data.get_seg_id() or "", map_node.parent.id or "",
                                 node.seg_data))
-    except (pyx12.errors.X12Error, pyx12.errors.EngineError, IndexError, AttributeError):
+    except Exception:  # pyx12 stops on malformed input with errors of many types; their words repeat data
         number = reader.src.get_cur_line() if reader else 1
         seg_id = segment_ids[number - 1] if 0 < number <= len(segment_ids) else None
         raise EdiError(file_name, "segment not readable against the implementation guide",

@@ -114,6 +114,8 @@ def check_envelope(text: str, file_name: str) -> list[str]:
             if seg_id in _HEADERS:
                 opened[seg_id] = seg.get_value(_HEADERS[seg_id])
             _raise_first(reader.pop_errors(), file_name, number, seg_id, _details(reader, seg, opened))
+            if seg_id == "ISA" and number > 1:
+                _check_later_isa(seg, file_name, number)
             if seg_id == "ISA" and seg.get_value("ISA12") != "00501":
                 raise EdiError(file_name, "unknown interchange version (this reader reads 00501)",
                                segment_number=number, segment_id="ISA", element="ISA12")
@@ -161,6 +163,14 @@ def _raise_first(problems: list, file_name: str, number: int, seg_id: str, detai
         element, reason = _ENVELOPE_ERRORS.get((level, code), (None, f"envelope error ({level} {code})"))
         reason += details.get(element or "", "")
         raise EdiError(file_name, reason, segment_number=number, segment_id=seg_id, element=element)
+
+
+def _check_later_isa(seg, file_name: str, number: int) -> None:
+    """A second interchange's ISA: pyx12 reads it with the first one's separators; its widths must hold too."""
+    for index, width in enumerate(_ISA_WIDTHS, start=1):
+        if len(seg.get_value(f"ISA{index:02d}") or "") != width:
+            raise EdiError(file_name, f"ISA element is not {width} characters wide (ISA must be 106 characters)",
+                           segment_number=number, segment_id="ISA", element=f"ISA{index:02d}")
 
 
 def _check_gs(seg, file_name: str, number: int) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -128,8 +130,14 @@ MALFORMED = [
 PATIENT_DATA = ("SAMPLE", "PAT", "SYN0000")
 
 
+@functools.cache
+def _edi(file_name: str) -> EdiFile:
+    """Each example file read once per test run (reading is pure; pyx12 loads its maps on every read)."""
+    return read_edi(FILES / file_name)
+
+
 def _claim(file_name: str, segment_number: int):
-    edi = read_edi(FILES / file_name)
+    edi = _edi(file_name)
     return next(claim for claim in edi.claims if claim.segment_number == segment_number)
 
 
@@ -150,7 +158,7 @@ def test_example_claims_import_into_the_expected_findings(file_name, segment_num
 @pytest.mark.parametrize("file_name", sorted(FILES_EXPECTED))
 def test_files_carry_their_envelope(file_name):
     transaction, implementation, claim_numbers, interchanges, sender, payer = FILES_EXPECTED[file_name]
-    edi = read_edi(FILES / file_name)
+    edi = _edi(file_name)
     assert isinstance(edi, EdiFile)
     assert edi.file_name == file_name
     assert edi.interchanges == interchanges
@@ -174,7 +182,7 @@ def test_service_lines_of_an_835_claim():
 
 
 def test_claims_of_several_interchanges_keep_their_own_interchange_and_time():
-    edi = read_edi(FILES / "several_interchanges.835")
+    edi = _edi("several_interchanges.835")
     assert [(c.interchange_control_number, c.sender_id, c.observed_at) for c in edi.claims] == [
         ("000000401", "SYNPAYER", datetime(2026, 3, 16, 8, 0, tzinfo=UTC)),
         ("000000401", "SYNPAYER", datetime(2026, 3, 16, 8, 0, tzinfo=UTC)),
@@ -190,7 +198,7 @@ def test_raw_text_is_the_status_segments_without_patient_data():
     # the pipe file's segments are written back with the standard separators
     assert _claim("pipe_separators.835", 13).raw_text == "CLP*PCN5001*1*75.00*45.00*10.00*12*ICN2026005001*11*1~"
     for file_name in FILES_EXPECTED:
-        for claim in read_edi(FILES / file_name).claims:
+        for claim in _edi(file_name).claims:
             assert not any(data in claim.raw_text for data in PATIENT_DATA)
 
 
@@ -286,3 +294,29 @@ def test_the_sandbox_clearinghouse_files_read_claim_for_claim(kind):
     assert sorted(claim.claim_number for claim in edi.claims) == sorted(coverage(world)[kind])
     assert edi.warnings == []
     assert all(claim.finding("meridian").status_category for claim in edi.claims)
+
+
+def test_a_later_interchange_with_a_short_isa_is_an_error():
+    text = (FILES / "several_interchanges.835").read_text().replace("*ZZ*SYNPAYER2      *", "*ZZ*SYNPAYER2     *")
+    with pytest.raises(EdiError) as raised:
+        read_edi_text(text, "x.835")
+    assert str(raised.value) == ("x.835: segment 31 (ISA), element ISA06: ISA element is not 15 characters wide "
+                                 "(ISA must be 106 characters)")
+
+
+def test_damaged_files_raise_edierror_or_read():
+    """Random damage (fixed seed): the reader answers with a file or an EdiError, never another exception."""
+    rng = random.Random(20260303)
+    sources = [(FILES / name).read_text() for name in sorted(FILES_EXPECTED)]
+    outcomes = set()
+    for _ in range(15):
+        text = rng.choice(sources)
+        position = rng.randrange(len(text))
+        text = text[:position] + rng.choice("*~:|^\n0A9-.") + text[position + rng.randint(0, 3):]
+        try:
+            read_edi_text(text, "damaged.835")
+            outcomes.add("read")
+        except EdiError as error:
+            outcomes.add("error")
+            assert not any(data in str(error) for data in PATIENT_DATA)
+    assert outcomes == {"read", "error"}
