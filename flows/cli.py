@@ -18,6 +18,7 @@ from bots.credentials import Credential, CredentialStore, CredentialStoreError
 from bots.files import private_umask
 from bots.redaction import install as install_redactor
 from flows.accounts_cli import accounts_app
+from flows.edi_cli import edi_app
 from flows.export_cli import export_app
 from flows.payer_cli import payer_app
 from flows.users_cli import audit_command, users_app
@@ -37,6 +38,7 @@ app.add_typer(payer_app, name="payer")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(export_app, name="export")
 app.add_typer(users_app, name="users")
+app.add_typer(edi_app, name="edi")
 app.command("audit")(audit_command)
 console = Console()
 

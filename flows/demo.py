@@ -44,6 +44,23 @@ def fetch_inventory(server: SandboxServer, destination: Path) -> Path:
     return destination
 
 
+def drop_clearinghouse_files(server: SandboxServer, inbox: Path, portals: list[str]) -> dict[str, list[str]]:
+    """Put the sandbox clearinghouse's files in the night's inbox: an 835 for half of each portal's paid and
+    denied claims, a 277 for its pending ones. Returns the claim numbers each 835 carries, per portal."""
+    inbox.mkdir(parents=True, exist_ok=True)
+    remitted = {}
+    for portal in portals:
+        for kind, claims in (("835", "half"), ("277", "all")):
+            base = f"{server.url}/_sandbox/{portal}/edi/{kind}"
+            carried = httpx.get(f"{base}/claims", params={"claims": claims}).json()
+            if not carried:
+                continue
+            (inbox / f"{portal}-{kind}.{kind}").write_text(httpx.get(base, params={"claims": claims}).text)
+            if kind == "835":
+                remitted[portal] = carried
+    return remitted
+
+
 def _checked_since(started) -> int:
     with session_scope(get_engine()) as session:
         return session.exec(select(func.count()).select_from(Claim).where(Claim.last_checked_at >= started)).one()
@@ -66,8 +83,12 @@ def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faul
         console.print(f"Imported the claims inventory: {report}")
         payers = store_sandbox_credentials(server, CredentialStore())
         console.print(f"Stored encrypted credentials for: {', '.join(payers)}")
+        remitted = drop_clearinghouse_files(server, payerbot_home() / "edi" / "inbox", payers)
+        console.print(f"The clearinghouse's 835 pays {sum(map(len, remitted.values()))} claims; it and a 277 "
+                      "wait in the inbox the night reads first")
         with session_scope(engine) as session:
             due = session.exec(select(func.count()).select_from(Claim).where(Claim.finalized == False)).one()  # noqa: E712
+        due -= sum(map(len, remitted.values()))  # finalized by the 835: no portal visit
         started = utc_now()
         result: dict = {}
         worker = threading.Thread(target=lambda: result.update(nightly(
@@ -82,6 +103,11 @@ def run_demo(*, port: int | None, seed: int, claims: int, console: Console, faul
             progress.update(bar, completed=min(due, _checked_since(started)))
     if not result:
         raise RuntimeError("the nightly flow did not finish; see the log above")
+    files = result.get("edi", {})
+    if files:
+        console.print(f"Clearinghouse files: {files.get('edi_files_imported', 0)} imported, "
+                      f"{files.get('edi_files_rejected', 0)} refused, {files.get('visits_saved', 0)} portal visits "
+                      "saved")
     for account in result["accounts"]:
         console.print(f"  {account['payer_id']}/{account['account']}: {account['claims_checked']} claims, "
                       f"{account['letters_downloaded']} letters, {account['authorizations']} authorizations"

@@ -26,13 +26,15 @@ from bots.findings import ClaimQuery, Finding, RecordsPacket
 from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser, problem_from
 from flows.assign import assign_payer
+from flows.edi_intake import import_inbox, inbox_summary
 from workqueue import accounts
 from workqueue.config import Rules, load_rules
 from workqueue.db import get_engine, init_db, session_scope
+from workqueue.edi_import import visits_saved_since
 from workqueue.persist import persist_findings
 from workqueue.planning import mark_unconfirmed, mark_uploading, plan_night
 from workqueue.practice_rows import record_account_practices
-from workqueue.runs import finish_run, start_run
+from workqueue.runs import finish_run, previous_run_started, start_run
 from workqueue.tasks import worklist_summary
 
 _log = logging.getLogger(__name__)
@@ -64,6 +66,16 @@ def open_run(payer_ids: list[str] | None) -> tuple[int, list[int]]:
         run_id = start_run(session, flow_run_id=flow_run_id, payer_ids=payer_ids or sorted(registry()),
                            holder=accounts.this_holder())
     return run_id, interrupted
+
+
+@task(cache_policy=NO_CACHE)
+def import_edi_inbox() -> dict:
+    """Import the clearinghouse files waiting in $PAYERBOT_HOME/edi/inbox/ (each all or nothing); counts only."""
+    logger = get_run_logger()
+    outcomes = import_inbox()
+    for outcome in outcomes:  # file names, counts, segment and element: never a value from a file
+        (logger.warning if outcome.error else logger.info)("clearinghouse file %s", outcome.line())
+    return inbox_summary(outcomes)
 
 
 @task(cache_policy=NO_CACHE)
@@ -315,8 +327,9 @@ def work_account(work: AccountWork, run_id: int, maintenance_wait_s: float,
 class NightTally:
     """What the night's lanes returned, gathered into the run's outcomes, counts, skipped entries and errors."""
 
-    def __init__(self, run_id: int, skipped: dict[str, str], interrupted: list[int]):
+    def __init__(self, run_id: int, skipped: dict[str, str], interrupted: list[int], edi: dict | None = None):
         self.run_id, self.skipped, self.interrupted = run_id, dict(skipped), interrupted
+        self.edi = dict(edi or {})  # the inbox's files imported at the start (flows.edi_intake.inbox_summary)
         self.outcomes: list[dict] = []
         self.counts: Counter[str] = Counter()
         self.errors: list[dict] = []
@@ -343,19 +356,23 @@ class NightTally:
         """Record the run's end and its summary artifact; the night's result."""
         with session_scope(get_engine()) as session:
             worklist = worklist_summary(session)
+            # Files imported since the last night began (by hand or from the inbox) and the visits they saved.
+            files, saved = visits_saved_since(session, previous_run_started(session, self.run_id))
+            self.edi.update(edi_files_since_last_night=files, visits_saved=saved)
             finish_run(session, self.run_id,
-                       counts=dict(self.counts) | {"skipped": self.skipped, "by_payer": _by_payer(self.outcomes)},
+                       counts=dict(self.counts) | {"skipped": self.skipped, "by_payer": _by_payer(self.outcomes),
+                                                   "edi": self.edi},
                        errors=self.errors, status="failed" if self.errors else "completed")
         create_markdown_artifact(key="nightly-summary",
                                  markdown=_summary_markdown(self.outcomes, self.counts, self.skipped, worklist,
-                                                            self.interrupted),
+                                                            self.interrupted, self.edi),
                                  description="payerbot nightly run summary (no patient data)")
         return {"run_id": self.run_id, "accounts": self.outcomes, "counts": dict(self.counts),
-                "skipped": self.skipped, "errors": self.errors, "interrupted": self.interrupted}
+                "skipped": self.skipped, "errors": self.errors, "interrupted": self.interrupted, "edi": self.edi}
 
 
 def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, str], worklist: list,
-                      interrupted: list[int]) -> str:
+                      interrupted: list[int], edi: dict | None = None) -> str:
     """The run's summary for operators: counts only, never patient data."""
     lines = ["# payerbot nightly run", "",
              "| payer | account | claims | letters | uploads | auths | logins | problems | stopped by |",
@@ -372,6 +389,13 @@ def _summary_markdown(outcomes: list[dict], counts: Counter, skipped: dict[str, 
         lines.append(f"| {payer} | {account or '-'} | 0 | 0 | 0 | 0 | 0 | 0 | skipped: {reason} |")
     if interrupted:
         lines += ["", f"Earlier runs marked interrupted (their process died): {', '.join(map(str, interrupted))}"]
+    if edi:
+        lines += ["", "## Clearinghouse files", "",
+                  f"- inbox tonight: {edi.get('edi_files_imported', 0)} imported, "
+                  f"{edi.get('edi_files_already_imported', 0)} already imported, "
+                  f"{edi.get('edi_files_rejected', 0)} refused (see edi/rejected/)",
+                  f"- files since the last night: {edi.get('edi_files_since_last_night', 0)}; "
+                  f"portal visits they saved: {edi.get('visits_saved', 0)}"]
     lines += ["", "## Work queue changes", ""]
     lines += [f"- {key.replace('_', ' ')}: {value}" for key, value in sorted(counts.items())]
     lines += ["", "## Open tasks by kind and owner", "", "| kind | owner | open |", "| --- | --- | ---: |"]
@@ -385,13 +409,14 @@ def nightly(payer_ids: list[str] | None = None, force: bool = False,
     """Check claims, download letters, upload queued packets and pull authorizations for every payer."""
     private_umask()  # letters, screenshots and the database are patient data: owner-only from creation
     run_id, interrupted = open_run(payer_ids)
+    edi = import_edi_inbox()  # before planning: a claim a file finalized needs no portal visit tonight
     works, skipped = plan_work(payer_ids, force)
     wait_minutes = load_rules().night.maintenance_wait_minutes if maintenance_wait_minutes is None \
         else maintenance_wait_minutes
     with shared_browser() if works else nullcontext() as endpoint:  # one Chromium for every lane of the night
         futures = [work_account.submit(work, run_id, wait_minutes * 60, endpoint) for work in works]
         wait(futures)
-    tally = NightTally(run_id, skipped, interrupted)
+    tally = NightTally(run_id, skipped, interrupted, edi)
     for work, future in zip(works, futures, strict=True):
         tally.add(work.payer_id, work.credential.account, future.result(raise_on_failure=False))
     for key in [k for k in _payer_stops if k[0] == run_id]:

@@ -104,6 +104,14 @@ def _unmatched_spec(claim: FileClaim, finding: ClaimStatusFinding, rules: Rules,
     )
 
 
+def _as_of_import(finding: ClaimStatusFinding, now: datetime) -> ClaimStatusFinding:
+    """A file's answer dated no later than its import: ISA09/ISA10 are the sender's local time, not UTC, and a
+    time ahead of the clock would make tonight's portal answer look older than the file's."""
+    if finding.provenance.observed_at <= now:
+        return finding
+    return finding.model_copy(update={"provenance": finding.provenance.model_copy(update={"observed_at": now})})
+
+
 def _payer_for_unmatched(claim: FileClaim, known: dict[str, str]) -> str:
     """A payer id for a claim we do not know: its transaction's other claims', else the file's payer id."""
     return known.get(claim.interchange_control_number) or claim.payer_identifier or claim.payer_name \
@@ -122,6 +130,7 @@ def import_parsed_file(session: Session, parsed: ParsedFile, *, actor: str = "bo
                   kinds=",".join(sorted({c.transaction for c in parsed.claims})), imported_by=actor)
     session.add(row)
     session.flush()
+    now = utc_now()
     findings: list[ClaimStatusFinding] = []
     unmatched: list[FileClaim] = []
     was_open: set[str] = set()
@@ -134,14 +143,14 @@ def import_parsed_file(session: Session, parsed: ParsedFile, *, actor: str = "bo
         payer_of_interchange.setdefault(file_claim.interchange_control_number, claim.payer_id)
         if not claim.finalized:
             was_open.add(claim.claim_number)
-        findings.append(file_claim.finding(claim.payer_id))
+        findings.append(_as_of_import(file_claim.finding(claim.payer_id), now))
     persisted = persist_findings(session, findings, edi_file_id=row.id)
     report.tasks_created, report.tasks_updated = persisted.tasks_created, persisted.tasks_updated
     report.tasks_closed = persisted.tasks_closed
-    today = utc_now().date()
+    today = now.date()
     for file_claim in unmatched:
         payer = _payer_for_unmatched(file_claim, payer_of_interchange)
-        finding = file_claim.finding(payer)
+        finding = _as_of_import(file_claim.finding(payer), now)
         result = apply_spec(session, _unmatched_spec(file_claim, finding, rules, today))
         report.tasks_created += result == "created"
         report.tasks_updated += result == "updated"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session
+from datetime import datetime
+
+from sqlmodel import Session, col, select
 
 from bots.findings import utc_now
 from workqueue.models import BotRun
@@ -27,3 +29,9 @@ def finish_run(session: Session, run_id: int, *, counts: dict, errors: list[dict
     session.add(run)
     session.flush()
     return run
+
+
+def previous_run_started(session: Session, run_id: int) -> datetime | None:
+    """When the run before this one started (None for the first run): "since the last night"."""
+    return session.exec(select(BotRun.started_at).where(BotRun.id < run_id)
+                        .order_by(col(BotRun.id).desc())).first()

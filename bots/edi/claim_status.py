@@ -68,7 +68,8 @@ def _claim(segments: list[Seg], envelope: Envelope, payer: tuple[str | None, str
         "raw_status": f"{envelope.transaction} STC " + "; ".join(f"{cat}:{status}" for cat, status in statuses),
         "status_category": category,
         "billed": stc.money("STC04"),
-        "paid": stc.money("STC05"),
+        # STC05 is required even before adjudication (then 0): a payment only once the claim is finalized
+        "paid": stc.money("STC05") if category[:1] == "F" else None,
         "adjudication_date": stc.day("STC06") if envelope.implementation == "005010X212" else None,
         "payment_date": stc.day("STC08"),
         "check_number": stc.value("STC09"),

@@ -50,10 +50,13 @@ def _payment(segments: list[Seg]) -> dict:
     production = next((seg for seg in header if seg.id == "DTM" and seg.value("DTM01") == "405"), None)
     method = bpr.value("BPR04") if bpr else None
     payment_date = bpr.day("BPR16") if bpr else None
+    # BPR04 NON: nothing was paid (denials, zero-pay claims). The guide still requires TRN02 and BPR16, but
+    # they are the remittance's trace number and date, not a check or an EFT a biller could post or look up.
+    paid = method != "NON"
     return {
-        "payment_method": PAYMENT_METHOD.get(method, method) if method else None,
-        "payment_date": payment_date,
-        "check_number": trn.value("TRN02") if trn else None,
+        "payment_method": PAYMENT_METHOD.get(method, method) if method and paid else None,
+        "payment_date": payment_date if paid else None,
+        "check_number": trn.value("TRN02") if trn and paid else None,
         # the guide's production date is when the payer adjudicated the batch; else the payment date
         "adjudication_date": (production.day("DTM02") if production else None) or payment_date,
     }
@@ -111,7 +114,8 @@ def _claim_fields(claim: _Claim) -> dict:
     status = clp.required("CLP02")
     paid = _required_money(clp, "CLP04")
     if status in PROCESSED:
-        category = "F1" if paid > 0 else "F4"  # processed, no payment forthcoming
+        # processed: paid (F1), or nothing (0, or a negative recoupment) is forthcoming (F4)
+        category = "F1" if paid > 0 else "F4"
     else:
         category = CATEGORY.get(status)
     lines = [_line(number, segs) for number, segs in enumerate(claim.lines, start=1)]

@@ -48,7 +48,7 @@ CLAIMS = [
         check_number="EFT0000401", payment_date=date(2026, 3, 18), adjudication_date=date(2026, 3, 16))),
     ("several_interchanges.835", 26, dict(
         claim_number="PCN4002", status_category="F3", billed=D("-80.00"), paid=D("-60.00"),
-        payment_method=None, check_number="NOPAY0402", adjudication_date=date(2026, 3, 16))),
+        payment_method=None, check_number=None, adjudication_date=date(2026, 3, 16))),  # BPR04 NON: TRN02 is no check
     ("several_interchanges.835", 43, dict(
         claim_number="PCN4003", status_category="F1", raw_status="835 CLP02 2: processed as secondary",
         payment_method="CHK", check_number="CHK0000402", payment_date=date(2026, 3, 20),
