@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from pyx12.segment import Segment
 
@@ -60,13 +60,14 @@ class Seg:
             raise self.error(ref, "not a date (CCYYMMDD)") from None
 
     def count(self, ref: str) -> int | None:
-        """A quantity element as a whole number (X12 sends '1' or '1.0'), None when empty."""
+        """A quantity element ('1', '1.0', '2.5') as a whole number, rounded half up; None when empty."""
         value = self.value(ref)
         if value is None:
             return None
-        if not _DECIMAL.fullmatch(value) or Decimal(value) != Decimal(value).to_integral_value():
-            raise self.error(ref, "not a whole number")
-        return int(Decimal(value))
+        if not _DECIMAL.fullmatch(value):
+            raise self.error(ref, "not a number")
+        # the findings count whole units; a fractional count (e.g. anesthesia units) is rounded
+        return int(Decimal(value).to_integral_value(rounding=ROUND_HALF_UP))
 
     def text(self) -> str:
         """The segment written with the standard separators (* : ~), whatever the file used."""

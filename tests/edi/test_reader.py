@@ -320,3 +320,11 @@ def test_damaged_files_raise_edierror_or_read():
             outcomes.add("error")
             assert not any(data in str(error) for data in PATIENT_DATA)
     assert outcomes == {"read", "error"}
+
+
+@pytest.mark.parametrize(("units", "expected"), [("", 1), ("3", 3), ("2.0", 2), ("1.5", 2)])
+def test_service_line_units(units, expected):
+    text = (FILES / "x221a1_example.835").read_text().replace("SVC*HC:99213*120.00*100.00**1~",
+                                                              f"SVC*HC:99213*120.00*100.00**{units}~", 1)
+    claim = next(c for c in read_edi_text(text, "x.835").claims if c.claim_number == "PCN1001")
+    assert claim.finding("p").service_lines[0].units == expected
