@@ -12,12 +12,10 @@ from bots.edi.errors import EdiError
 from bots.edi.maps import map_path
 from bots.edi.segments import Seg
 
-# pyx12 walker / segment codes that stop reading: the segment is not where the guide allows it, or a
-# mandatory one is missing, so the loop it would be read in is unknown.
-_FATAL_SEGMENT = {
-    "1": "segment not expected here by the implementation guide",
-    "3": "mandatory segment missing",
-}
+# pyx12 walker codes that stop reading: the segment is not where the guide allows it, so the loop it would
+# be read in is unknown. A missing mandatory segment (code 3) leaves every other segment's loop known: it is
+# a warning, and the segments the reader needs (BPR, TRN, CLP, STC ...) are checked where they are read.
+_FATAL_SEGMENT = {"1": "segment not expected here by the implementation guide"}
 # X12 999 IK4 element error codes (pyx12 uses them) -> short meaning; pyx12's own words repeat values.
 _ELEMENT_ERRORS = {
     "1": "mandatory element missing", "2": "conditional element missing", "3": "too many elements",
@@ -27,6 +25,7 @@ _ELEMENT_ERRORS = {
 }
 _ENVELOPE = {"ISA", "IEA", "GS", "GE", "ST", "SE"}
 _SEGMENT_WARNINGS = {
+    "3": "a mandatory segment or loop is missing before this segment",
     "2": "segment not used in this guide", "4": "loop repeated too often", "5": "segment repeated too often",
     "8": "segment has data element errors (syntax rule)", "SEG1": "segment ends with an element separator",
 }

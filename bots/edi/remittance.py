@@ -47,16 +47,19 @@ def _payment(segments: list[Seg]) -> dict:
     header = [seg for seg in segments if seg.loop == "HEADER"]
     bpr = next((seg for seg in header if seg.id == "BPR"), None)
     trn = next((seg for seg in header if seg.id == "TRN"), None)
+    if bpr is None or trn is None:
+        # every claim of the transaction takes its payment from these: without them none can be read
+        raise segments[0].error(None, f"835 without its {'BPR' if bpr is None else 'TRN'} (payment) segment")
     production = next((seg for seg in header if seg.id == "DTM" and seg.value("DTM01") == "405"), None)
-    method = bpr.value("BPR04") if bpr else None
-    payment_date = bpr.day("BPR16") if bpr else None
+    method = bpr.value("BPR04")
+    payment_date = bpr.day("BPR16")
     # BPR04 NON: nothing was paid (denials, zero-pay claims). The guide still requires TRN02 and BPR16, but
     # they are the remittance's trace number and date, not a check or an EFT a biller could post or look up.
     paid = method != "NON"
     return {
         "payment_method": PAYMENT_METHOD.get(method, method) if method and paid else None,
         "payment_date": payment_date if paid else None,
-        "check_number": trn.value("TRN02") if trn and paid else None,
+        "check_number": trn.value("TRN02") if paid else None,
         # the guide's production date is when the payer adjudicated the batch; else the payment date
         "adjudication_date": (production.day("DTM02") if production else None) or payment_date,
     }

@@ -328,3 +328,19 @@ def test_service_line_units(units, expected):
                                                               f"SVC*HC:99213*120.00*100.00**{units}~", 1)
     claim = next(c for c in read_edi_text(text, "x.835").claims if c.claim_number == "PCN1001")
     assert claim.finding("p").service_lines[0].units == expected
+
+
+def _without(segment: str) -> str:
+    return (FILES / "x221a1_example.835").read_text().replace(segment, "", 1).replace("SE*33*", "SE*32*", 1)
+
+
+def test_a_missing_mandatory_segment_the_reader_does_not_need_is_a_warning():
+    edi = read_edi_text(_without("N3*100 EXAMPLE PLAZA~\n"), "x.835")
+    assert edi.warnings == ["x.835: segment 8 (N4): a mandatory segment or loop is missing before this segment"]
+    assert [claim.claim_number for claim in edi.claims] == ["PCN1001", "PCN1002", "PCN1003"]
+
+
+def test_an_835_without_its_trn_is_an_error():
+    with pytest.raises(EdiError) as raised:
+        read_edi_text(_without("TRN*1*CHK0012345*1512345678~\n"), "x.835")
+    assert str(raised.value) == "x.835: segment 3 (ST): 835 without its TRN (payment) segment"
