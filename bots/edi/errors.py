@@ -19,6 +19,11 @@ class EdiError(Exception):
         self.reason = reason
         super().__init__(str(self))
 
+    def __reduce__(self):
+        # picklable (Prefect and multiprocessing carry exceptions between processes): keyword parts as state
+        return (type(self), (self.file_name, self.reason), {"segment_number": self.segment_number,
+                                                             "segment_id": self.segment_id, "element": self.element})
+
     def __str__(self) -> str:
         where = []
         if self.segment_number is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import pickle
 import random
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -232,6 +233,8 @@ def test_error_parts():
         "x.835", 14, "CLP", "CLP04", "not a number")
     assert str(error) == "x.835: segment 14 (CLP), element CLP04: not a number"
     assert str(EdiError("x.835", "empty file")) == "x.835: empty file"
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.element, copy.segment_number) == (str(error), "CLP04", 14)
 
 
 def test_a_validation_remark_is_a_warning_without_the_value():
