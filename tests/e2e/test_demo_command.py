@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,8 @@ def test_demo_ends_with_a_worklist_of_owned_dated_referenced_tasks(tmp_path: Pat
     demo = payerbot("demo", "--claims", "30")
     assert demo.returncode == 0, demo.stdout[-2000:] + demo.stderr[-2000:]
     assert "Worklist" in demo.stdout
+    # Both channels: the sandbox clearinghouse's 835 and 277 went through the inbox and spared portal visits.
+    assert re.search(r"Clearinghouse files: [1-9]\d* imported, 0 refused, [1-9]\d* portal visits saved", demo.stdout)
     listed = payerbot("tasks", "list", "--json")
     assert listed.returncode == 0, listed.stderr
     tasks = json.loads(listed.stdout)
