@@ -347,3 +347,11 @@ def test_an_835_without_its_trn_is_an_error():
     with pytest.raises(EdiError) as raised:
         read_edi_text(_without("TRN*1*CHK0012345*1512345678~\n"), "x.835")
     assert str(raised.value) == "x.835: segment 3 (ST): 835 without its TRN (payment) segment"
+
+
+def test_a_277_claim_without_its_status_is_an_error():
+    text = (FILES / "x214_example.277ca").read_text().replace("STC*A2:20:PR*20260311*WQ*200.00~\n", "", 1)
+    text = text.replace("SE*36*", "SE*35*", 1)
+    with pytest.raises(EdiError) as raised:
+        read_edi_text(text, "x.277ca")
+    assert str(raised.value) == "x.277ca: segment 28 (TRN): claim (2200D TRN) without an STC claim status"
