@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -24,10 +24,16 @@ class FileOutcome:
     path: Path
     report: EdiImportReport | None = None
     error: str | None = None
+    #: the parser's non-fatal remarks (an unknown code value, say): segment and element, never a value
+    warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """One line for people: what the file did, or why it changed nothing."""
-        return self.report.line() if self.report else f"{self.error} (nothing imported)"
+        if not self.report:
+            return f"{self.error} (nothing imported)"
+        if not self.warnings or self.report.already_imported_at is not None:
+            return self.report.line()
+        return f"{self.report.line()}; {len(self.warnings)} warning(s), first: {self.warnings[0]}"
 
 
 def import_file(path: Path, *, actor: str = "bot", engine=None) -> FileOutcome:
@@ -41,11 +47,12 @@ def import_file(path: Path, *, actor: str = "bot", engine=None) -> FileOutcome:
     engine = engine or get_engine()
     try:
         with session_scope(engine) as session:
-            return FileOutcome(path, report=import_parsed_file(session, parsed, actor=actor))
+            report = import_parsed_file(session, parsed, actor=actor)
     except IntegrityError:
         # Another process imported the same bytes a moment ago (edi_file.sha256 is unique): nothing to add.
         with session_scope(engine) as session:
-            return FileOutcome(path, report=import_parsed_file(session, parsed, actor=actor))
+            report = import_parsed_file(session, parsed, actor=actor)
+    return FileOutcome(path, report=report, warnings=list(parsed.warnings))
 
 
 def inbox_folders(home: Path | None = None) -> dict[str, Path]:

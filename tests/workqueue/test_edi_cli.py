@@ -88,3 +88,11 @@ def test_the_inbox_moves_files_to_processed_or_rejected_with_a_reason(inventory,
     assert stat.S_IMODE((home / "edi" / "processed" / "x221a1_example.835").stat().st_mode) == 0o600
     assert _counts()["EdiFile"] == 1  # the copy with the same bytes was a no-op
     assert import_inbox() == []
+
+
+def test_a_remark_that_does_not_stop_the_import_is_shown_as_a_warning(inventory) -> None:
+    result = runner.invoke(edi_app, ["import", str(FILES / "invalid_code_warning.835")])
+    assert result.exit_code == 0, result.output
+    assert ("1 warning(s), first: invalid_code_warning.835: segment 26 (CLP), element CLP06: invalid code value"
+            in result.stdout)
+    assert _counts()["EdiFile"] == 1
