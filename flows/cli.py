@@ -164,12 +164,23 @@ def runs(
 def schedule(
     cron: Annotated[str, typer.Option(help="When to run the night (cron, UTC).")] = "0 1 * * *",
     payer: Annotated[list[str] | None, typer.Option(help="Only these payers (repeatable).")] = None,
+    cluster: Annotated[bool, typer.Option(
+        help="Serve the cluster night: plan here, one flow run per account on the work pool's workers "
+             "(needs PREFECT_API_URL: a Prefect server the workers share).")] = False,
+    pool: Annotated[str, typer.Option(help="The process work pool of the cluster's workers.")] = "payerbot",
 ) -> None:
     """Serve the nightly flow on a schedule until interrupted (a Prefect deployment)."""
     from flows.deployments import serve_nightly
 
-    console.print(f"Serving the nightly flow on '{cron}'. Point PREFECT_API_URL at a Prefect server at scale.")
-    serve_nightly(cron, payer or None)
+    server = os.environ.get("PREFECT_API_URL")
+    if cluster and not server:
+        console.print("[red]--cluster needs PREFECT_API_URL: the Prefect server the workers share.[/]")
+        raise typer.Exit(2)
+    what = f"the cluster night (accounts on work pool '{pool}')" if cluster else "the nightly flow"
+    where = f"against the Prefect server at {server}" if server else \
+        "with a local Prefect (point PREFECT_API_URL at a Prefect server at scale)"
+    console.print(f"Serving {what} on '{cron}' {where}.", soft_wrap=True)
+    serve_nightly(cron, payer or None, cluster=cluster, work_pool=pool)
 
 
 @run_app.command("nightly")
