@@ -25,6 +25,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from playwright._impl._driver import compute_driver_executable, get_driver_env  # what `python -m playwright` runs
+
 from bots.browser import launch_options
 
 BROWSER_WS_ENV = "PAYERBOT_BROWSER_WS"
@@ -51,8 +53,11 @@ def browser_server(headless: bool | None = None) -> Iterator[str]:
     with tempfile.TemporaryDirectory(prefix="payerbot-browser-") as folder:
         path = Path(folder) / "launch.json"
         path.write_text(json.dumps(config))
+        # Playwright's driver (Node) itself, not `python -m playwright`: that wrapper does not pass SIGTERM on,
+        # so stopping it left the server and its Chromium running. Node closes its browser on SIGTERM.
+        node, cli = compute_driver_executable()
         process = subprocess.Popen(
-            [sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium", "--config", str(path)],
+            [node, cli, "launch-server", "--browser", "chromium", "--config", str(path)], env=get_driver_env(),
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
             preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         try:
