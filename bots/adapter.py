@@ -79,6 +79,17 @@ class PortalAdapter(Waits, Login, Paging, Reading):
         self.page = session.page
         self._watch_documents()
 
+    def fresh_tab(self) -> None:
+        """Swap the tab for a new one in the same logged-in context; closing the old one returns its memory.
+
+        The login lives in the context (cookies, storage), so nothing is sent to the portal. The next step
+        opens its page as always; a single-page app loads again in the new tab, signed in.
+        """
+        old = self.page
+        self.session.page = self.page = self.session.context.new_page()
+        self._watch_documents()
+        old.close()
+
     # -- capabilities: override the ones the portal supports --------------------------------------------
     def check_claim_status(self, claim: ClaimQuery) -> ClaimStatusFinding:
         """Look one claim up and return its status (not found is a finding with category D0)."""

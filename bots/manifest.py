@@ -39,6 +39,9 @@ class Manifest(BaseModel):
     fetch_media: bool = Field(default=False, description="let the browser fetch images, fonts and media (an "
                               "adapter that reads an image, say); off, they are never requested")
     recheck_after_hours: int = Field(default=20, ge=0, le=24 * 366)
+    fresh_tab_every: int = Field(default=100, ge=0, le=100_000, description="claim checks before the night "
+                                 "swaps its tab for a new one in the same logged-in session (a renderer's "
+                                 "memory grows page by page; closing the tab returns it); 0 = never")
 
     @classmethod
     def load(cls, path: Path) -> Manifest:

@@ -355,10 +355,15 @@ class AccountRunner:
         todo = [c for c in work.claims if c.claim_number not in done]
         retry_later: list[ClaimQuery] = []
         state = {"failures": 0}
+        every, since_fresh = self.adapter_cls.manifest.fresh_tab_every, 0
         for batch in batches(todo, work.batch_size):
+            if every and since_fresh >= every:
+                adapter.fresh_tab()  # a long night in one tab grows its renderer: a new tab, same login
+                since_fresh = 0
             if not self._go_on(outcome) or not self._claim_batch(adapter, batch, work, sink, outcome, state,
                                                                  retry_later):
                 return
+            since_fresh += len(batch)
         # Claims the portal failed on (after retries) get one more pass at the end, when it may have recovered.
         if retry_later and self._go_on(outcome):
             state["failures"] = 0

@@ -186,8 +186,14 @@ def test_claim_status_matches_cases(payer_id: str, sandbox, make_adapter) -> Non
     oracle = httpx.get(f"{sandbox.url}/_sandbox/{portal}/oracle").json()
     inventory = _inventory(sandbox, portal)
     adapter = _logged_in(make_adapter, sandbox, payer_id)
+    logins = httpx.get(f"{sandbox.url}/_sandbox/{portal}/stats").json()["counters"]["login_attempts"]
     problems: list[str] = []
-    for claim_number, why in _sample_claims(sandbox, portal, inventory).items():
+    sample = _sample_claims(sandbox, portal, inventory)
+    for n, (claim_number, why) in enumerate(sample.items()):
+        if n == len(sample) // 2:  # the second half in a fresh tab of the same session, as long nights do
+            old = adapter.page
+            adapter.fresh_tab()
+            assert old.is_closed() and adapter.page is not old
         expected = oracle["claims"][claim_number]
         finding = adapter.check_claim_status(_query(claim_number, expected, inventory))
         assert finding.claim_number == claim_number and finding.raw_status, claim_number
@@ -198,6 +204,8 @@ def test_claim_status_matches_cases(payer_id: str, sandbox, make_adapter) -> Non
         if not expected["on_file"]:  # the not-on-file answer carries the search's reference
             assert finding.reference_number in finding.provenance.raw_text
     assert problems == []
+    # the fresh tab signed nothing in: the login lives in the context
+    assert httpx.get(f"{sandbox.url}/_sandbox/{portal}/stats").json()["counters"]["login_attempts"] == logins
 
 
 def _login_problems(adapter: type[PortalAdapter]) -> dict[str, tuple]:

@@ -228,3 +228,14 @@ def test_unknown_outcomes_are_reconciled_before_anything_is_sent() -> None:
     assert adapter.submitted == ["PKT-2"]  # PKT-1 was already on the portal: never sent again
     assert [(f.packet_id, f.confirmation_number, f.reconciled) for _s, b in sink.batches for f in b] == \
         [("PKT-1", "U-1", True), ("PKT-2", "U-5", False)]
+
+
+def test_a_long_night_swaps_its_tab_every_fresh_tab_every_claims_and_checks_every_claim(monkeypatch) -> None:
+    swaps: list[int] = []
+    monkeypatch.setattr(FakeAdapter, "manifest", FakeAdapter.manifest.model_copy(update={"fresh_tab_every": 4}))
+    monkeypatch.setattr(FakeAdapter, "fresh_tab", lambda self: swaps.append(self.calls), raising=False)
+    adapter, sink, outcome = FakeAdapter(["Paid"] * 10), Sink(), _outcome()
+    runner = _runner()
+    runner._claims(adapter, _work(claims=[_claim(n) for n in range(10)], batch_size=2), sink, outcome)
+    assert swaps == [4, 8]  # after the batches that reached 4 checks, never mid-batch
+    assert outcome.claims_checked == 10 and sink.kinds() == ["claim_status"] * 10
