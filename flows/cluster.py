@@ -34,7 +34,7 @@ from bots.credentials import CredentialStore
 from bots.files import private_umask
 from bots.registry import get_adapter
 from bots.runner import AccountWork
-from flows.nightly import NightTally, account_work, open_run, plan_work, work_lane
+from flows.nightly import NightTally, account_work, import_edi_inbox, open_run, plan_work, work_lane
 from workqueue import accounts
 from workqueue.claims import claim_query
 from workqueue.config import load_rules
@@ -164,6 +164,7 @@ def cluster_night(payer_ids: list[str] | None = None, force: bool = False,
     private_umask()
     logger = get_run_logger()
     run_id, interrupted = open_run(payer_ids)
+    edi = import_edi_inbox()  # the clearinghouse's files first, as in `nightly`: they decide the portal visits
     works, skipped = plan_work(payer_ids, force)
     wait_minutes = load_rules().night.maintenance_wait_minutes if maintenance_wait_minutes is None \
         else maintenance_wait_minutes
@@ -176,7 +177,7 @@ def cluster_night(payer_ids: list[str] | None = None, force: bool = False,
     # The lanes' own maintenance wait plus their work: no default limit (a night waits for free workers).
     states = _wait_for([r.id for r in runs], run_id, None if timeout_minutes is None else timeout_minutes * 60)
     returned = _outcomes([r.id for r in runs])
-    tally = NightTally(run_id, skipped, interrupted)
+    tally = NightTally(run_id, skipped, interrupted, edi)
     workers: dict[str, str] = {}
     for work, run in zip(works, runs, strict=True):
         got = returned.get(run.id)
