@@ -89,19 +89,30 @@ def sandbox(
     claims: Annotated[int, typer.Option(help="Claims per sandbox payer.")] = 220,
     faults: Annotated[str | None, typer.Option(
         help="Fault SPEC, e.g. 'errors=0.1,slow=0.05,slow_s=2,claimbridge.maintenance=on'.")] = None,
+    practice: Annotated[list[str] | None, typer.Option(
+        "--practice", help="A client practice with its own logins and claims (repeatable; default: one).")] = None,
+    accounts_per_practice: Annotated[int, typer.Option(
+        min=1, max=10, help="Portal logins per practice (see /_sandbox/<portal>/accounts).")] = 1,
 ) -> None:
     """Serve the simulated payer portals (and their oracle under /_sandbox) until interrupted."""
     from sandbox.faults import FaultSpecError, parse_spec
-    from sandbox.server import available_portals, serve
+    from sandbox.server import DEFAULT_PRACTICES, available_portals, serve
 
     try:
         parse_spec(faults or "", available_portals())
     except FaultSpecError as exc:
         console.print(f"[red]--faults: {exc}[/]")
         raise typer.Exit(2) from None
-    console.print(f"Sandbox portals on http://127.0.0.1:{port}/ (oracle: /_sandbox/<portal>/oracle)"
-                  + (f", faults: {faults}" if faults else ""))
-    serve(port=port, seed=seed, claims=claims, faults=faults)
+    practices = tuple(practice) if practice else DEFAULT_PRACTICES
+    if len(set(practices)) != len(practices):
+        console.print("[red]--practice: each practice once[/]")
+        raise typer.Exit(2)
+    console.print(f"Sandbox portals on http://127.0.0.1:{port}/ (oracle: /_sandbox/<portal>/oracle, logins: "
+                  "/_sandbox/<portal>/accounts)" + (f", faults: {faults}" if faults else "")
+                  + (f", practices: {', '.join(practices)} x {accounts_per_practice} login(s)"
+                     if practice or accounts_per_practice > 1 else ""))
+    serve(port=port, seed=seed, claims=claims, faults=faults, practices=practices,
+          accounts_per_practice=accounts_per_practice)
 
 
 @app.command()
