@@ -218,6 +218,11 @@ def run_nightly(
         console.print(f"[yellow]skipped {key}: {reason}[/]", soft_wrap=True)
     for run_id in result.get("interrupted", []):
         console.print(f"[yellow]run {run_id} was marked interrupted: its process died mid-run[/]")
+    edi = result.get("edi") or {}
+    if edi.get("edi_files_since_last_night") or edi.get("edi_files_rejected"):
+        console.print(f"clearinghouse files: {edi.get('edi_files_imported', 0)} imported from the inbox, "
+                      f"{edi.get('edi_files_rejected', 0)} refused (edi/rejected/), {edi.get('visits_saved', 0)} "
+                      "portal visits saved since the last night")
 
 
 def _read_secrets(from_stdin: bool) -> tuple[str, str]:
