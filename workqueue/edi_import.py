@@ -24,18 +24,16 @@ from workqueue.taskstore import apply_spec
 
 
 class FileClaim(Protocol):
-    """One claim read from a file (bots.edi.EdiClaim has this shape)."""
+    """What this module reads of one claim from a file (bots.edi.EdiClaim; workqueue may not import bots.edi)."""
 
     claim_number: str
     transaction: str
     interchange_control_number: str
-    segment_number: int
     payer_name: str | None
     payer_identifier: str | None
     sender_id: str
     raw_text: str
     fields: dict
-    observed_at: datetime
 
     def finding(self, payer_id: str) -> ClaimStatusFinding:
         """The claim as a finding, with provenance naming the file."""
