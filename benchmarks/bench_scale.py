@@ -1,7 +1,8 @@
 """Nights at real portal latency: one account against its floor and a hand-written script, and a whole night.
 
-Run: `.venv/bin/python -m benchmarks.bench_scale [--latencies 100,300] [--claims 40] [--night-claims 120]`.
-Figures go to var/benchmarks/scale.json (docs/performance.md quotes them with the machine).
+Run: `.venv/bin/python -m benchmarks.bench_scale [--latencies 100,300] [--claims 40] [--night-claims 120]
+[--no-night]`. Figures go to var/benchmarks/scale.json (scale_one_account.json with --no-night;
+docs/performance.md quotes them with the machine).
 
 For each latency (the sandbox's `latency_ms` fault, jitter 10%), side by side in one run:
 - one account (Meridian): claim checks per minute of payerbot's AccountRunner, of a minimal hand-written
@@ -243,17 +244,22 @@ def main() -> None:
     parser.add_argument("--latencies", default="100,300", help="portal latencies in ms, comma separated")
     parser.add_argument("--claims", type=int, default=40, help="claims checked by the one-account contenders")
     parser.add_argument("--night-claims", type=int, default=120, help="claims per portal in the whole night")
+    parser.add_argument("--no-night", action="store_true", help="only the one-account comparison (minutes faster)")
     args = parser.parse_args()
     latencies = [int(x) for x in args.latencies.split(",")]
     singles, nights = [], []
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as tmp:
         for latency in latencies:
             singles.append(one_account(latency, args.claims, Path(tmp)))
-            nights.append(whole_night(latency, args.night_claims, Path(tmp)))
+            if not args.no_night:
+                nights.append(whole_night(latency, args.night_claims, Path(tmp)))
     print_table("one account (meridian): checks per minute", [
         "latency ms", "claims", "payerbot", "script", "floor", "payerbot / floor rate", "payerbot time / script"],
         [[s["latency_ms"], s["claims"], s["bot_checks_per_minute"], s["script_checks_per_minute"],
           s["floor_checks_per_minute"], s["bot_share_of_floor"], s["bot_over_script"]] for s in singles])
+    if not nights:
+        write_results("scale_one_account", {"seed": SEED, "cpus": os.cpu_count(), "one_account": singles})
+        return
     print_table("whole night, every sandbox portal", [
         "latency ms", "claims checked", "wall s", "checks/min", "min for 10k", "peak MiB", "python CPU share",
         "checked twice"],

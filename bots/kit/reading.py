@@ -23,6 +23,7 @@ from bots.findings import (
     ServiceLine,
     UploadConfirmation,
 )
+from bots.kit import dom
 from bots.kit.waits import Root
 from bots.parsing import clean_text, optional_text, parse_adjustments, parse_date
 
@@ -46,6 +47,15 @@ _LABELLED_JS = """(table) => Object.fromEntries([...table.querySelectorAll('tr')
 LetterRow = tuple[str, str, str | None, Callable[[], None]] | tuple[str, str, str | None, Callable[[], None], str]
 
 
+def _one(element: Locator, script: str):
+    """`script` run on the one element: one round trip when it is there (`evaluate` costs three).
+
+    Absent or ambiguous, `evaluate` decides as before (it waits for the element, or refuses two).
+    """
+    answer = element.evaluate_all(f"(found) => found.length === 1 ? [({script})(found[0])] : null")
+    return answer[0] if answer is not None else element.evaluate(script)
+
+
 class Reading:
     """The reading half of the base adapter."""
 
@@ -59,11 +69,15 @@ class Reading:
         several fields can come out of one sentence ("Payment: EFT 1T123 issued 11/02/2026").
         """
         root = within or self.page
+        wheres = {name: where if isinstance(where, tuple) else (where, None) for name, where in fields.items()}
+        # Every plain-CSS field in one round trip; a Playwright-only selector (or a failed read) one by one.
+        read = dom.texts(root, [selector for selector, _pattern in wheres.values()]) or [dom.UNSUPPORTED] * len(wheres)
         found = {}
-        for name, where in fields.items():
-            selector, pattern = where if isinstance(where, tuple) else (where, None)
-            locator = root.locator(selector)
-            text = optional_text(locator.first.inner_text()) if locator.count() else None
+        for (name, (selector, pattern)), text in zip(wheres.items(), read, strict=True):
+            if text is dom.UNSUPPORTED:
+                locator = root.locator(selector)
+                text = locator.first.inner_text() if locator.count() else None
+            text = optional_text(text) if text is not None else None
             if pattern and text is not None:
                 match = re.search(pattern, text)
                 text = optional_text(match.group(1)) if match else None
@@ -79,11 +93,11 @@ class Reading:
     def table(self, table: Locator) -> list[dict[str, str]]:
         """Rows of a header-labelled table as dicts keyed by column header (plus '_href': the row's link)."""
         return [{key: value if key == "_href" else clean_text(value) for key, value in row.items()}
-                for row in table.evaluate(_TABLE_JS)]
+                for row in _one(table, _TABLE_JS)]
 
     def labelled(self, table: Locator) -> dict[str, str]:
         """A (label, value) detail table as a dict."""
-        return {clean_text(k): clean_text(v) for k, v in table.evaluate(_LABELLED_JS).items()}
+        return {clean_text(k): clean_text(v) for k, v in _one(table, _LABELLED_JS).items()}
 
     def rows(self, table: Locator, columns: dict[str, str]) -> list[dict[str, str | None]]:
         """A header-labelled table's rows as field dicts (`columns`: header -> field, plus '_href')."""

@@ -18,6 +18,7 @@ from bots.errors import (
     PortalUnavailable,
     SessionExpired,
 )
+from bots.kit import dom
 from bots.kit.pages import Interruptions
 from bots.parsing import clean_text
 from bots.urls import safe_url
@@ -155,10 +156,15 @@ class Waits:
         interruptions = self.interruptions.selectors(signed_out_ok=signed_out_ok)
         selector = ", ".join([*wanted.values(), *interruptions.values()])
         deadline = time.monotonic() + (timeout_ms if timeout_ms is not None else self.wait_ms) / 1000
+        checks = [*interruptions.items(), *wanted.items()]  # interruptions first: they win over any answer
         while True:
             for root in roots:
-                for key, css in [*interruptions.items(), *wanted.items()]:
-                    if root.locator(css).first.is_visible():
+                # One round trip per root for every plain-CSS selector; Playwright-only ones asked one by one.
+                shown = dom.visible(root, [css for _key, css in checks]) or [dom.UNSUPPORTED] * len(checks)
+                for (key, css), seen in zip(checks, shown, strict=True):
+                    if seen is dom.UNSUPPORTED:
+                        seen = root.locator(css).first.is_visible()
+                    if seen:
                         if key in interruptions:
                             self._interrupted(key, root)
                         if key in refusals:
