@@ -29,9 +29,10 @@ class MeridianAdapter(PortalAdapter):
         submit = s.icn_submit if claim.payer_claim_number else s.member_submit
         answer = self.click(submit, {"results": s.results, "none": s.none}, navigates=True,
                             errors={s.error: err.PortalChanged})
-        reference = self.search(ui.REFERENCE, self.text_of(s.reference), group=0, what="inquiry reference")
+        shown = self.texts({"reference": s.reference, "none": s.none})  # one read for both
+        reference = self.search(ui.REFERENCE, shown["reference"], group=0, what="inquiry reference")
         if answer == "none":
-            return self.not_on_file(claim, reference, wording=self.texts({"none": s.none})["none"])
+            return self.not_on_file(claim, reference, wording=shown["none"])
         row, _seen = self.find_row(s.rows, s.account, claim.claim_number, next_link=ui.NEXT, answer=s.results,
                                    navigates=True)
         if row is None:
