@@ -55,6 +55,25 @@ class Claims:
                "Adjustments": "adjustments"}
 
 
+class Api:
+    """The JSON API the SPA renders from (cookie session): claim search, paged five at a time, and detail.
+
+    `/api/claims?claim_number=ICN` or `?member_id=&dos=YYYY-MM-DD` with `offset`/`limit` -> reference_id,
+    total, has_more, results (cards); `/api/claims/<icn>` -> the detail view's payload; `/api/config` says
+    which layout the SPA renders (the adapter knows `layouts`; a redesign is a changed portal).
+    """
+
+    config, claims, claim, page_size, layouts = "api/config", "api/claims", "api/claims/", 5, (1,)
+    search_keys = ("reference_id", "total", "has_more", "results")
+    detail_keys = ("claim_number", "patient_account", "status", "billed", "allowed", "paid",
+                   "patient_responsibility", "processed_date", "pending_reason", "payment", "cob_forwarded_to",
+                   "lines")
+    line_keys = ("line_number", "procedure_code", "date_of_service", "units", "billed", "allowed", "paid",
+                 "patient_responsibility", "adjustments", "remarks")
+    #: what the SPA shows for a search with no claims (its own words; the status map knows them)
+    no_results = "We couldn't find any claims that match."
+
+
 class Documents:
     """`#/documents?since=YYYY-MM-DD`: ten letters at a time behind "Load more"."""
 

@@ -72,14 +72,47 @@ def test_load_more_until_the_claim_appears(fresh_sandbox, make_adapter) -> None:
 
 
 def test_idle_modal_mid_run_does_not_break_claim_checks(fresh_sandbox, make_adapter, page) -> None:
+    """The idle modal over the page: the kit closes it for the page steps; the JSON path never needs the page."""
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
     httpx.post(f"{fresh_sandbox.url}/{PAYER}/api/_test/idle-warning/1").raise_for_status()
     assert adapter.is_logged_in()  # reload: the SPA reads the new warning time at start-up
     page.wait_for_timeout(1_500)  # idle: the modal now covers the page before the run starts
-    assert page.locator('[data-testid="session-timeout-modal"]').is_visible()
+    modal = page.locator('[data-testid="session-timeout-modal"]')
+    assert modal.is_visible()
     assert "keepalives" not in counters(fresh_sandbox)
     truth, queries = harness(fresh_sandbox, "oracle")["claims"], inventory(fresh_sandbox)
-    for claim_number in [n for n, t in truth.items() if t["finalized"]][:4]:
+    finalized = [n for n, t in truth.items() if t["finalized"]][:4]
+    # The rendered search (the DOM path, still selectable): the modal blocks every click until the kit
+    # answers "Stay signed in", which the portal counts as a keepalive.
+    adapter.claims_from = "page"
+    for claim_number in finalized:
         assert claim_differences(adapter.check_claim_status(queries[claim_number]), truth[claim_number]) == []
     assert counters(fresh_sandbox)["keepalives"] >= 1
+    # The JSON path (the default) under the modal again: right answers, and the page is left as it was.
+    page.wait_for_timeout(1_500)
+    assert modal.is_visible()
+    keepalives = counters(fresh_sandbox)["keepalives"]
+    adapter.claims_from = "api"
+    for claim_number in finalized:
+        assert claim_differences(adapter.check_claim_status(queries[claim_number]), truth[claim_number]) == []
+    assert modal.is_visible() and counters(fresh_sandbox)["keepalives"] == keepalives
+
+
+def test_claim_status_reads_the_portals_json_not_its_pages(fresh_sandbox, make_adapter, page) -> None:
+    """By default a claim check is two API answers (search, detail): no page loads, same finding as the page."""
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    truth, queries = harness(fresh_sandbox, "oracle")["claims"], inventory(fresh_sandbox)
+    claim_number = next(n for n, t in truth.items() if t["finalized"] and queries[n].payer_claim_number)
+    url = page.url
+    loads: list[str] = []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    found = adapter.check_claim_status(queries[claim_number])
+    assert claim_differences(found, truth[claim_number]) == [] and loads == [] and page.url == url
+    assert found.provenance.url.endswith(f"/{PAYER}/api/claims/{found.payer_claim_number}")
+    assert found.provenance.raw_text == found.raw_status  # the portal's own status words
+    assert found.provenance.screenshot_path is None  # an API answer has no page to screenshot
+    adapter.claims_from = "page"
+    in_page = adapter.check_claim_status(queries[claim_number])
+    assert found.model_dump(exclude={"provenance"}) == in_page.model_dump(exclude={"provenance"})
