@@ -37,19 +37,19 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 NEXT_PAGE = re.compile(r'id="next-page" href="([^"]+)"')
 
 
-def pick_claims(server: SandboxServer, count: int) -> tuple[list[ClaimQuery], dict[str, dict]]:
+def pick_claims(server: SandboxServer, count: int, payer: str = PAYER) -> tuple[list[ClaimQuery], dict[str, dict]]:
     """The first `count` inventory claims the portal has on file, with the search keys the inventory gives.
 
     About 40% of the inventory lacks the payer's claim number (ICN): those are searched by member + date
     of service, as the nightly planner would, so both contenders do exactly the same portal work.
     """
-    inventory = httpx.get(f"{server.url}/_sandbox/{PAYER}/inventory.csv").text
-    oracle = httpx.get(f"{server.url}/_sandbox/{PAYER}/oracle").json()["claims"]
+    inventory = httpx.get(f"{server.url}/_sandbox/{payer}/inventory.csv").text
+    oracle = httpx.get(f"{server.url}/_sandbox/{payer}/oracle").json()["claims"]
     claims = []
     for row in csv.DictReader(io.StringIO(inventory)):
         if not oracle[row["claim_number"]]["on_file"]:
             continue
-        claims.append(ClaimQuery(claim_number=row["claim_number"], payer_id=PAYER, member_id=row["member_id"],
+        claims.append(ClaimQuery(claim_number=row["claim_number"], payer_id=payer, member_id=row["member_id"],
                                  date_of_service=date.fromisoformat(row["date_of_service"]),
                                  payer_claim_number=row["payer_claim_number"] or None,
                                  billed_amount=Decimal(row["billed_amount"])))
@@ -60,9 +60,9 @@ def pick_claims(server: SandboxServer, count: int) -> tuple[list[ClaimQuery], di
     return claims, oracle
 
 
-def sandbox_account(server: SandboxServer) -> dict:
+def sandbox_account(server: SandboxServer, payer: str = PAYER) -> dict:
     """The sandbox's synthetic demo account (username, password, TOTP seed)."""
-    return httpx.get(f"{server.url}/_sandbox/{PAYER}/accounts").json()[0]
+    return httpx.get(f"{server.url}/_sandbox/{payer}/accounts").json()[0]
 
 
 # -- baseline: the least a hand-written script can do -----------------------------------------------------

@@ -1,0 +1,131 @@
+"""Memory over a long night: one account's 2,000 claim checks in one browser session, sampled as it goes.
+
+Run: `.venv/bin/python -m benchmarks.bench_memory [--portal meridian] [--checks 2000] [--claims 300]`.
+Figures go to var/benchmarks/memory-<portal>.json (docs/performance.md quotes them with the machine).
+
+The issue's target: one browser per worker plus at most 80 MiB per live session, flat within +-10% over
+2,000 checks. Measured here, in one run:
+- the browser alone (launched, no context), then the whole process tree's PSS (this Python process, the
+  Playwright driver, Chromium and its renderers; shared pages counted once) after every batch of checks;
+- the session's share: the browser's processes minus the browser alone, at the end;
+- flatness: the mean of the last fifth of the samples against the mean of the samples between check 200
+  and 400 (after the first pages have warmed the caches).
+The portal's `claims` are cycled to reach `checks`; every answer is checked against the sandbox's oracle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks._common import MemorySink, print_table, quiet_environment, ratio, write_results
+
+quiet_environment()
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+from benchmarks.bench_claim_status import pick_claims, sandbox_account  # noqa: E402
+from benchmarks.bench_scale import _pss_kib, tree_of  # noqa: E402
+from bots.browser import launch_options  # noqa: E402
+from bots.credentials import Credential, CredentialStore  # noqa: E402
+from bots.evidence import EvidenceStore  # noqa: E402
+from bots.findings import ClaimStatusFinding  # noqa: E402
+from bots.registry import get_adapter  # noqa: E402
+from bots.runner import AccountRunner, AccountWork  # noqa: E402
+from sandbox.server import SandboxServer  # noqa: E402
+
+SEED = 7
+MIB = 1024
+
+
+def _pss_mib(pids: list[int]) -> float:
+    return round(sum(_pss_kib(p) for p in pids) / MIB, 1)
+
+
+class SamplingSink(MemorySink):
+    """Keeps the findings and samples the process tree's memory after every batch the runner hands over."""
+
+    def __init__(self, browser_pids: callable) -> None:
+        super().__init__()
+        self.browser_pids = browser_pids
+        self.samples: list[dict] = []
+        self.checks = 0
+
+    def persist(self, step: str, findings: list) -> None:
+        super().persist(step, findings)
+        self.checks += sum(1 for f in findings if isinstance(f, ClaimStatusFinding))
+        self.samples.append({"checks": self.checks, "tree_mib": _pss_mib(tree_of(os.getpid())),
+                             "browser_mib": _pss_mib(self.browser_pids()), "at": round(time.monotonic(), 1)})
+
+
+def _browser_pids() -> list[int]:
+    """Chromium's processes under this one (the driver's children), whatever their names."""
+    return [p for p in tree_of(os.getpid())[1:] if "chrom" in Path(f"/proc/{p}/comm").read_text().lower()]
+
+
+def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
+    """One account's `checks` claim checks in one session, sampled after every batch."""
+    adapter_cls = get_adapter(portal)
+    with SandboxServer(seed=SEED, claims=max(distinct * 2, 60), portals=[portal]) as server, \
+            sync_playwright() as playwright:
+        claims, oracle = pick_claims(server, distinct, portal)
+        work_claims = [claims[i % len(claims)] for i in range(checks)]
+        browser = playwright.chromium.launch(**launch_options(playwright))
+        time.sleep(1)
+        browser_alone = _pss_mib(_browser_pids())
+        tree_before = _pss_mib(tree_of(os.getpid()))
+        account = sandbox_account(server, portal)
+        credential = Credential(payer_id=portal, account="bench", username=account["username"],
+                                password=account["password"], totp_seed=account["totp_seed"] or None,
+                                portal_url=server.portal_url(portal),
+                                options={"one_time_code_url": f"{server.url}/_sandbox/{portal}/mailbox"})
+        sink = SamplingSink(_browser_pids)
+        runner = AccountRunner(browser, adapter_cls, store=CredentialStore(Path(tempfile.mkdtemp(dir=scratch))),
+                               evidence=EvidenceStore(scratch / "evidence"), download_dir=scratch / "downloads")
+        started = time.perf_counter()
+        outcome = runner.run(AccountWork(payer_id=portal, credential=credential, claims=work_claims,
+                                         batch_size=50), sink)
+        wall = time.perf_counter() - started
+        browser.close()
+    if outcome.stopped_by or outcome.claims_checked != checks:
+        raise SystemExit(f"{portal}: stopped by {outcome.stopped_by}, {outcome.claims_checked}/{checks} checked")
+    wrong = [f.claim_number for f in sink.findings if isinstance(f, ClaimStatusFinding)
+             and f.status_category != (None if oracle[f.claim_number]["unmapped_wording"]
+                                       else oracle[f.claim_number]["status_category"])]
+    if wrong:
+        raise SystemExit(f"{portal}: {len(wrong)} answers differ from the oracle, e.g. {wrong[:3]}")
+    samples = sink.samples
+    warm = [s["tree_mib"] for s in samples if 200 <= s["checks"] <= 400] or [samples[0]["tree_mib"]]
+    last = [s["tree_mib"] for s in samples[-max(1, len(samples) // 5):]]
+    growth = (sum(last) / len(last)) / (sum(warm) / len(warm)) - 1
+    return {"portal": portal, "checks": checks, "distinct_claims": len(claims), "wall_seconds": round(wall, 1),
+            "browser_alone_mib": browser_alone, "tree_before_session_mib": tree_before,
+            "session_mib_at_end": round(samples[-1]["browser_mib"] - browser_alone, 1),
+            "tree_warm_mib": round(sum(warm) / len(warm), 1), "tree_last_fifth_mib": round(sum(last) / len(last), 1),
+            "tree_peak_mib": max(s["tree_mib"] for s in samples), "growth": round(growth, 3),
+            "flat_within_10_percent": abs(growth) <= 0.10, "checks_per_minute": ratio(60 * checks, wall),
+            "samples": samples}
+
+
+def main() -> None:
+    """Measure, print the table, write var/benchmarks/memory-<portal>.json."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--portal", default="meridian")
+    parser.add_argument("--checks", type=int, default=2000)
+    parser.add_argument("--claims", type=int, default=300, help="distinct claims, cycled to reach --checks")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
+        result = measure(args.portal, args.checks, args.claims, Path(tmp))
+    print_table(f"memory over {args.checks} checks ({args.portal}, one session)", [
+        "browser alone MiB", "session at end MiB", "tree warm MiB", "tree last fifth MiB", "peak MiB", "growth",
+        "flat (10%)"], [[result["browser_alone_mib"], result["session_mib_at_end"], result["tree_warm_mib"],
+                        result["tree_last_fifth_mib"], result["tree_peak_mib"], result["growth"],
+                        "yes" if result["flat_within_10_percent"] else "no"]])
+    write_results(f"memory-{args.portal}", {"seed": SEED, "cpus": os.cpu_count(), **result})
+
+
+if __name__ == "__main__":
+    main()
