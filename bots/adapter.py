@@ -26,6 +26,7 @@ from bots.findings import (
     RecordsPacket,
     UploadConfirmation,
 )
+from bots.kit.api import Api
 from bots.kit.login import Login
 from bots.kit.paging import Paging
 from bots.kit.reading import Reading
@@ -63,7 +64,7 @@ class PortalSession:
         return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
-class PortalAdapter(Waits, Login, Paging, Reading):
+class PortalAdapter(Api, Waits, Login, Paging, Reading):
     """Base class for payer adapters: the kit does the waiting, signing in, paging and reading.
 
     A payer declares its pages (interruptions, sign-in form) and implements the capabilities its

@@ -10,7 +10,6 @@ from urllib.parse import quote
 from bots import findings as f
 from bots.adapter import PortalAdapter
 from bots.errors import PortalChanged
-from bots.kit.api import Api
 from bots.kit.paging import MAX_PAGES
 from bots.parsing import parse_codes
 from bots.urls import safe_url
@@ -21,7 +20,7 @@ from . import pages as P
 LAYOUT_CHECK_SECONDS = 300.0
 
 
-class NorthwindAdapter(Api, PortalAdapter):
+class NorthwindAdapter(PortalAdapter):
     """The Northwind Mutual SPA: signs in and lists letters in its DOM, reads claim status from its JSON API."""
 
     interruptions = P.INTERRUPTIONS  # maintenance, captcha, 5xx banner, sign-in form; the idle modal closed

@@ -120,12 +120,12 @@ def test_one_question_per_page_agrees_with_playwright_selector_by_selector(page)
     assert dom.texts(page.locator("#contents"), ["span", "#shown"]) == ["inside", None]
 
 
-def _kit_adapter(page, tmp_path, interruptions: Interruptions, mixin: type | None = None):
+def _kit_adapter(page, tmp_path, interruptions: Interruptions):
     from bots.adapter import PortalSession
     from bots.credentials import Credential
     from bots.evidence import EvidenceStore
 
-    Kit = type("Kit", (mixin, PortalAdapter) if mixin else (PortalAdapter,), {})  # noqa: N806 - a class
+    Kit = type("Kit", (PortalAdapter,), {})  # noqa: N806 - a class
 
     Kit.interruptions = interruptions
     session = PortalSession(page=page, context=page.context, base_url="http://127.0.0.1/",
@@ -199,11 +199,10 @@ def _json_server():
 def test_api_answers_are_data_or_their_typed_error(page, tmp_path) -> None:
     """200 JSON is the body; 401, maintenance, other 5xx, other refusals and non-JSON are typed; no values leak."""
     from bots.errors import MaintenanceWindow, PortalChanged, PortalUnavailable, SessionExpired
-    from bots.kit.api import Api
 
     server = _json_server()
     try:
-        adapter = _kit_adapter(page, tmp_path, Interruptions(), mixin=Api)
+        adapter = _kit_adapter(page, tmp_path, Interruptions())  # every adapter has the kit's Api
         adapter.session.base_url = f"http://127.0.0.1:{server.server_port}/"
         assert adapter.api_json("ok", {"member_id": "M123"}) == {"status": "Paid", "member": "M123"}
         for path, error in [("expired", SessionExpired), ("maintenance", MaintenanceWindow),
