@@ -6,7 +6,6 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
-from typing import Literal
 
 from playwright.sync_api import Locator
 from pydantic import BaseModel, ValidationError
@@ -26,9 +25,6 @@ from bots.findings import (
 from bots.kit import dom
 from bots.kit.waits import Root
 from bots.parsing import clean_text, optional_text, parse_adjustments, parse_date
-
-#: X12 categories that ask nothing of a biller (paid, finalized, acknowledged): no screenshot needed
-_NO_ACTION_CATEGORIES = ("F0", "F1", "A0", "A1", "A2")
 
 # One round trip per table: header texts, cell texts and the first link of each row.
 _TABLE_JS = """(table) => {
@@ -130,21 +126,15 @@ class Reading:
             self.fail(PortalChanged, "the claim shows no service lines")
         return lines
 
-    def claim_finding(self, claim: ClaimQuery, *, raw_status: str | None,
-                      screenshot: bool | Literal["if_actionable"] = False, **fields) -> ClaimStatusFinding:
-        """A claim's status from the page's texts, its wording mapped through the payer's status map.
-
-        `screenshot="if_actionable"` keeps one only when the answer will need a person (not paid or
-        acknowledged): a full-page screenshot of every paid claim is most of a check's time at scale.
-        """
+    def claim_finding(self, claim: ClaimQuery, *, raw_status: str | None, screenshot: bool = False,
+                      **fields) -> ClaimStatusFinding:
+        """A claim's status from the page's texts, its wording mapped through the payer's status map."""
         if not raw_status:
             self.fail(PortalChanged, "the claim shows no status")
         if "patient_account" in fields and fields.pop("patient_account") != claim.claim_number:
             self.fail(PortalChanged, "the page shows another claim than the one opened")
         fields.setdefault("reference_number", fields.get("payer_claim_number"))
         category = self.map_status(raw_status)
-        if screenshot == "if_actionable":
-            screenshot = category is None or not category.startswith(_NO_ACTION_CATEGORIES)
         return self.build(ClaimStatusFinding, claim_number=claim.claim_number, raw_status=raw_status,
                           status_category=category, provenance=self.provenance(raw_status, screenshot=screenshot),
                           **fields)
