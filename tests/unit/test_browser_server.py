@@ -6,8 +6,6 @@ import os
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
-
 from bots.browser_server import browser_server
 
 
@@ -32,13 +30,14 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_the_server_serves_a_browser_and_leaves_no_process_behind() -> None:
+def test_the_server_serves_a_browser_and_leaves_no_process_behind(playwright) -> None:
+    # pytest-playwright's own Playwright connects: a second sync_playwright() in this thread would find the
+    # suite's event loop running and refuse.
     with browser_server() as endpoint:
         assert endpoint.startswith("ws://127.0.0.1:")
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.connect(endpoint)
-            assert browser.new_context().new_page().evaluate("1 + 1") == 2
-            browser.close()
+        browser = playwright.chromium.connect(endpoint)
+        assert browser.new_context().new_page().evaluate("1 + 1") == 2
+        browser.close()
         # (the suite's own Playwright fixtures run a driver under this process too: only the server counts)
         servers = [pid for pid in _children(os.getpid())
                    if b"launch-server" in Path(f"/proc/{pid}/cmdline").read_bytes()]
