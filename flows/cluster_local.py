@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bots.browser_server import BROWSER_WS_ENV
+from bots.browser_server import BROWSER_WS_ENV, browser_server
 from sandbox.server import SandboxServer, free_port
 
 VENV_BIN = Path(sys.executable).parent
@@ -76,31 +75,6 @@ def started(command: list[str], *, name: str, log: Path, env: dict[str, str]) ->
         yield process
     finally:
         _stop(process, name)
-
-
-@contextmanager
-def browser_group(folder: Path, name: str) -> Iterator[str]:
-    """One worker's Chromium behind a Playwright server, in a process group of its own; its ws:// endpoint.
-
-    Not `bots.browser_server.browser_server`: that one stops the `python -m playwright` wrapper only, and the
-    Node server under it (and its Chromium) lives on; a process group stops all three.
-    """
-    from bots.browser import launch_options
-    from bots.browser_server import _endpoint
-
-    options = launch_options()
-    config = {"headless": options["headless"], "args": options["args"], "host": "127.0.0.1", "port": 0}
-    if "executable_path" in options:
-        config["executablePath"] = options["executable_path"]
-    path = folder / f"{name}-browser.json"
-    path.write_text(json.dumps(config))
-    process = subprocess.Popen([sys.executable, "-m", "playwright", "launch-server", "--browser", "chromium",
-                                "--config", str(path)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
-    try:
-        yield _endpoint(process)
-    finally:
-        _stop(process, f"{name}'s browser")
 
 
 def _pg_bin() -> Path:
@@ -321,7 +295,7 @@ def _night(args: argparse.Namespace, folder: Path, stack: ExitStack) -> tuple[in
     say(f"sandbox on {sandbox.url}: {', '.join(f'{p} ({n} accounts)' for p, n in stored.items())}, "
         f"{args.claims} claims each")
     names = [f"worker-{n + 1}" for n in range(args.workers)]
-    browsers = {name: stack.enter_context(browser_group(folder, name)) for name in names}
+    browsers = {name: stack.enter_context(browser_server()) for name in names}  # one Chromium per worker
 
     wait_for_health(api, server)
     if not seeded:
