@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bots.edi import EdiError, read_edi
 from bots.evidence import payerbot_home
-from workqueue.db import get_engine, init_db, session_scope
+from workqueue.db import get_engine, session_scope
 from workqueue.edi_import import EdiImportReport, import_parsed_file
 
 INBOX_FOLDERS = ("inbox", "processed", "rejected")
@@ -84,8 +84,7 @@ def import_inbox(home: Path | None = None) -> list[FileOutcome]:
     never a value from it (values can be patient data).
     """
     folders = inbox_folders(home)
-    engine = get_engine()
-    init_db(engine)
+    engine = get_engine()  # brought to the newest schema by the night's open_run, which runs first
     files = sorted((p for p in folders["inbox"].iterdir() if p.is_file() and not p.name.startswith(".")),
                    key=lambda p: (p.stat().st_mtime, p.name))
     outcomes = []
