@@ -27,6 +27,7 @@ from bots.findings import (
     UploadConfirmation,
 )
 from bots.kit.api import Api
+from bots.kit.html import Html, PageFetch
 from bots.kit.login import Login
 from bots.kit.paging import Paging
 from bots.kit.reading import Reading
@@ -58,13 +59,16 @@ class PortalSession:
     download_dir: Path | None = None
     max_download_bytes: int = 50 * 1024 * 1024
     events: list[str] = field(default_factory=list)
+    #: how `Html.fetch_page` pages travel: None is the context's request API; a recorded-case replay
+    #: answers them from its recording instead (the request API goes past the browser's router)
+    fetch: PageFetch | None = None
 
     def url(self, path: str = "") -> str:
         """An absolute URL on this portal."""
         return urljoin(self.base_url.rstrip("/") + "/", path.lstrip("/"))
 
 
-class PortalAdapter(Api, Waits, Login, Paging, Reading):
+class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
     """Base class for payer adapters: the kit does the waiting, signing in, paging and reading.
 
     A payer declares its pages (interruptions, sign-in form) and implements the capabilities its
@@ -145,13 +149,14 @@ class PortalAdapter(Api, Waits, Login, Paging, Reading):
         """The X12 category for the portal's wording, or None (kept raw, becomes an operator task)."""
         return self.status_map.category(wording)
 
-    def provenance(self, raw_text: str | None = None, *, screenshot: bool = False) -> Provenance:
-        """Provenance for a finding read from the current page."""
+    def provenance(self, raw_text: str | None = None, *, screenshot: bool = False,
+                   url: str | None = None) -> Provenance:
+        """Provenance for a finding read from the current page (or from `url`, a page fetched without the tab)."""
         sha, path = (self.screenshot() if screenshot else (None, None))
         return Provenance(
             payer_id=self.manifest.id,
             account=self.session.credential.account,
-            url=safe_url(self.page.url),
+            url=safe_url(url or self.page.url),
             raw_text=raw_text,
             screenshot_sha256=sha,
             screenshot_path=str(path) if path else None,

@@ -13,7 +13,7 @@ import base64
 import json
 from collections.abc import Iterable
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import urlencode, urljoin
 
 from playwright.sync_api import Browser, BrowserContext, Request, Route
 
@@ -123,6 +123,32 @@ class OrderedReplay:
     def attach(self, context: BrowserContext) -> None:
         """Serve every request of `context` (pages, frames, downloads) from this replay."""
         context.route("**/*", self.handle)
+
+
+    def fetch(self, method: str, url: str, params: dict[str, str] | None,
+              form: dict[str, str] | None) -> tuple[int, str, str]:
+        """A page the adapter fetches itself (`PortalSession.fetch`), answered from the recording, redirects followed.
+
+        The key is what a browser would have sent: the query and the form urlencoded in their order.
+        A request the recording lacks is a 502 the adapter reports as an unavailable portal (and a miss).
+        """
+        target = url + ("&" if "?" in url else "?") + urlencode(params) if params else url
+        key: Key = (method, target.split("#")[0], urlencode(form or {}) if method == "POST" else "")
+        for _hop in range(10):
+            entry = self.answer(key)
+            if entry is None:
+                self.misses.append(f"{key[0]} {key[1].split('?')[0]}")
+                return 502, key[1], ""
+            response = entry["response"]
+            location = _header(response.get("headers", []), "location")
+            if not (300 <= response["status"] < 400 and location):
+                content = response.get("content") or {}
+                text = content.get("text") or ""
+                if content.get("encoding") == "base64":
+                    text = base64.b64decode(text).decode("utf-8", "replace")
+                return response["status"], key[1], text
+            key = ("GET", urljoin(key[1], location).split("#")[0], "")
+        return 502, key[1], ""
 
 
 def case_entries(entries: list[dict], case_id: str) -> list[dict]:

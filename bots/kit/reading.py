@@ -52,6 +52,15 @@ def _one(element: Locator, script: str):
     return answer[0] if answer is not None else element.evaluate(script)
 
 
+def by_columns(rows: list[dict[str, str]], columns: dict[str, str]) -> tuple[list[dict[str, str | None]], list[str]]:
+    """Header-keyed rows as field dicts (`columns`: header -> field, plus '_href'), and the headers missing."""
+    missing = [header for header in columns if rows and header not in rows[0]]
+    if missing:
+        return [], missing
+    return [{**{field: optional_text(row[header]) for header, field in columns.items()}, "_href": row["_href"]}
+            for row in rows], []
+
+
 class Reading:
     """The reading half of the base adapter."""
 
@@ -97,12 +106,10 @@ class Reading:
 
     def rows(self, table: Locator, columns: dict[str, str]) -> list[dict[str, str | None]]:
         """A header-labelled table's rows as field dicts (`columns`: header -> field, plus '_href')."""
-        rows = self.table(table)
-        missing = [header for header in columns if rows and header not in rows[0]]
+        rows, missing = by_columns(self.table(table), columns)
         if missing:
             self.fail(PortalChanged, f"a table lost its columns {missing}")
-        return [{**{field: optional_text(row[header]) for header, field in columns.items()}, "_href": row["_href"]}
-                for row in rows]
+        return rows
 
     def build(self, model: type[BaseModel], **fields):
         """A finding from the page's texts; a value that no longer parses (money, date) means the page changed."""
@@ -115,8 +122,12 @@ class Reading:
 
     def service_lines(self, table: Locator, columns: dict[str, str]) -> list[ServiceLine]:
         """The service-line grid: one ServiceLine per row; the 'adjustments' column is parsed ("CO-45 $52.82")."""
+        return self.service_lines_from(self.rows(table, columns))
+
+    def service_lines_from(self, rows: list[dict[str, str | None]]) -> list[ServiceLine]:
+        """ServiceLines from a grid's rows already read as field dicts (a rendered page's or a fetched one's)."""
         lines = []
-        for row in self.rows(table, columns):
+        for row in rows:
             row.pop("_href")
             adjustments = parse_adjustments(row.pop("adjustments", None))
             if adjustments is None:
@@ -127,7 +138,7 @@ class Reading:
         return lines
 
     def claim_finding(self, claim: ClaimQuery, *, raw_status: str | None, screenshot: bool = False,
-                      **fields) -> ClaimStatusFinding:
+                      url: str | None = None, **fields) -> ClaimStatusFinding:
         """A claim's status from the page's texts, its wording mapped through the payer's status map."""
         if not raw_status:
             self.fail(PortalChanged, "the claim shows no status")
@@ -136,7 +147,8 @@ class Reading:
         fields.setdefault("reference_number", fields.get("payer_claim_number"))
         category = self.map_status(raw_status)
         return self.build(ClaimStatusFinding, claim_number=claim.claim_number, raw_status=raw_status,
-                          status_category=category, provenance=self.provenance(raw_status, screenshot=screenshot),
+                          status_category=category,
+                          provenance=self.provenance(raw_status, screenshot=screenshot, url=url),
                           **fields)
 
     def fill(self, values: dict[str, str | None], *, within: Root | None = None) -> None:
@@ -182,11 +194,12 @@ class Reading:
         return found.group(group)
 
     def not_on_file(self, claim: ClaimQuery, reference: str | None, *, wording: str | None = None,
-                    listed: int = 0) -> ClaimStatusFinding:
+                    listed: int = 0, url: str | None = None) -> ClaimStatusFinding:
         """The answer for a claim the portal does not have, in one shape for every payer.
 
         `wording` is the portal's no-results text (mapped through the status map); `listed` the number
-        of other claims the search showed when none was ours. The evidence is the portal's own words.
+        of other claims the search showed when none was ours. The evidence is the portal's own words
+        (`url`: where they were read, when not the tab's page).
         """
         if wording:
             raw, category = wording, self.map_status(wording)
@@ -194,7 +207,7 @@ class Reading:
             raw, category = f"{listed} claim(s) found; none with this patient account number", "D0"
         return ClaimStatusFinding(claim_number=claim.claim_number, raw_status=raw, status_category=category,
                                   reference_number=reference,
-                                  provenance=self.provenance(" ".join(filter(None, [raw, reference]))))
+                                  provenance=self.provenance(" ".join(filter(None, [raw, reference])), url=url))
 
     def authorization(self, fields: dict[str, str | None], statuses: dict[str, str]) -> AuthorizationFinding:
         """An authorization from its field texts; the portal's status words mapped by `statuses` (casefold)."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Literal
 
 from bots import errors as err
 from bots import findings as f
 from bots.adapter import PortalAdapter
+from bots.kit.paging import MAX_PAGES
 
 from . import pages as ui
 
@@ -16,9 +18,48 @@ class MeridianAdapter(PortalAdapter):
     """Meridian's provider portal: every capability, one page at a time."""
 
     interruptions, login_form = ui.INTERRUPTIONS, ui.LOGIN
+    #: where claim status is read: "html" (the pages the portal sends, parsed, none rendered) or "page" (the tab)
+    claims_from: Literal["html", "page"] = "html"
 
     def check_claim_status(self, claim: f.ClaimQuery) -> f.ClaimStatusFinding:
-        """Search by ICN (or member + date of service), pick our row by Patient Account #, read the detail."""
+        """Search by ICN (or member + date of service), pick our row by Patient Account #, read the detail.
+
+        The portal is plain server-rendered HTML, so the same pages are fetched and parsed, not rendered.
+        """
+        if self.claims_from == "page":
+            return self.check_claim_status_in_page(claim)
+        s = ui.Search
+        form = self.fetch_page(s.path)
+        self.answer(form, s.form)
+        if claim.payer_claim_number:
+            found = self.submit_form(form, s.icn_form, {"icn": claim.payer_claim_number})
+        else:
+            day = f"{claim.date_of_service:%m/%d/%Y}"
+            found = self.submit_form(form, s.member_form, {"member_id": claim.member_id, "dos_from": day,
+                                                            "dos_to": day})
+        answer = self.answer(found, {"results": s.results, "none": s.none}, errors={s.error: err.PortalChanged})
+        shown = found.texts({"reference": s.reference, "none": s.none})
+        reference = self.page_search(found, ui.REFERENCE, shown["reference"], what="inquiry reference")
+        if answer == "none":
+            return self.not_on_file(claim, reference, wording=shown["none"], url=found.url)
+        for _page in range(MAX_PAGES):
+            row = next((r for r in self.page_rows(found, s.results, s.columns) if r["account"] == claim.claim_number),
+                       None)
+            if row is not None or (next_page := found.link(ui.NEXT)) is None:
+                break
+            found = self.fetch_page(next_page)
+            self.answer(found, s.results)
+        else:
+            self.fail_on(found, err.PortalChanged, f"a claim search went on for more than {MAX_PAGES} pages")
+        if row is None:  # as on the rendered page: other claims of the member and day, not ours
+            return self.not_on_file(claim, reference, wording=ui.NO_RESULTS, url=found.url)
+        detail = self.fetch_page(row["_href"])
+        self.answer(detail, ui.Claim.header)
+        lines = self.service_lines_from(self.page_rows(detail, ui.Claim.lines, ui.Claim.columns))
+        return self.claim_finding(claim, **detail.texts(ui.Claim.fields), service_lines=lines, url=detail.url)
+
+    def check_claim_status_in_page(self, claim: f.ClaimQuery) -> f.ClaimStatusFinding:
+        """The rendered-page path: the same search typed into the tab, the rows paged, the detail opened."""
         s = ui.Search
         self.open(s.path, s.form)
         if claim.payer_claim_number:

@@ -27,6 +27,9 @@ class Search:
     member_id, dos_from, dos_to, member_submit = "#member_id", "#dos_from", "#dos_to", "#member-search-button"
     results, rows, none, reference = "table#claim-results", "tr.result-row", "#no-results", "#inquiry-ref"
     account, link = "td.col-account", "td.col-icn a"
+    # The same search as the pages post it (the parsed-HTML path): each form with its fields' names.
+    icn_form, member_form = "form#icn-search", "form#member-search"
+    columns = {"Patient Account #": "account"}  # plus '_href': the row's first link, the claim's ICN
 
 
 class Claim:

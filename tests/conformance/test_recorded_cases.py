@@ -103,7 +103,7 @@ class Replay:
                                 password="never-used-in-a-replay", portal_url=base_url)
         session = PortalSession(page=self.context.new_page(), context=self.context, credential=credential,
                                 base_url=base_url, evidence=EvidenceStore(work / "evidence"),
-                                download_dir=work / "downloads")
+                                download_dir=work / "downloads", fetch=self.replay.fetch)
         self.adapter: PortalAdapter = registry()[payer_id](session)
         # Recorded answers arrive at once: the kit's waits need not allow for a slow portal either,
         # so a selector the page lacks fails within a second or two, not after a time-out per case.

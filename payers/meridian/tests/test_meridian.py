@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
+from datetime import date
 from pathlib import Path
 
 import httpx
 import pytest
 
 from bots.errors import PortalError
-from bots.findings import RecordsPacket
+from bots.findings import ClaimQuery, RecordsPacket
+from tests.conformance.oracle import claim_differences
 
 PAYER = "meridian"
 
@@ -72,3 +76,39 @@ def test_find_submission_walks_the_history_pages(fresh_sandbox, make_adapter, tm
     found = adapter.find_submission(packet)
     assert found is not None and found.reconciled and found.confirmation_number == sent.confirmation_number
     assert adapter.find_submission(packet.model_copy(update={"payer_claim_number": "NOPE123"})) is None
+
+
+
+def inventory(server) -> dict[str, ClaimQuery]:
+    """The practice's claims inventory as the bot gets it (ICN only where the practice has it)."""
+    text = httpx.get(f"{server.url}/_sandbox/{PAYER}/inventory.csv").text
+    return {row["claim_number"]: ClaimQuery(
+        claim_number=row["claim_number"], payer_id=PAYER, member_id=row["member_id"],
+        date_of_service=date.fromisoformat(row["date_of_service"]),
+        payer_claim_number=row["payer_claim_number"] or None,
+    ) for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_claim_status_is_read_from_the_fetched_pages_not_the_tab(fresh_sandbox, make_adapter, page):
+    """By default a check fetches and parses the portal's pages: nothing loads in the tab, the same findings."""
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    truth, queries = harness(fresh_sandbox, "oracle")["claims"], inventory(fresh_sandbox)
+    by_icn = [n for n, q in queries.items() if q.payer_claim_number and truth[n]["finalized"]][:3]
+    by_member = [n for n, q in queries.items() if not q.payer_claim_number][:3]
+    assert len(by_icn) == 3 and len(by_member) == 3
+    url, loads = page.url, []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    fetched = {}
+    for number in by_icn + by_member:
+        fetched[number] = adapter.check_claim_status(queries[number])
+        assert claim_differences(fetched[number], truth[number]) == [], number
+    assert loads == [] and page.url == url
+    found = fetched[by_icn[0]]
+    assert found.provenance.url.endswith(f"/{PAYER}/claims/{found.payer_claim_number}")
+    assert found.provenance.raw_text == found.raw_status and found.provenance.screenshot_path is None
+    adapter.claims_from = "page"  # the rendered path, still selectable, reads the same
+    for number in by_icn + by_member:
+        in_page = adapter.check_claim_status(queries[number])
+        assert in_page.model_dump(exclude={"provenance"}) == fetched[number].model_dump(exclude={"provenance"})
+    assert loads != []
