@@ -18,13 +18,15 @@ class MeridianAdapter(PortalAdapter):
     """Meridian's provider portal: every capability, one page at a time."""
 
     interruptions, login_form = ui.INTERRUPTIONS, ui.LOGIN
-    #: where claim status is read: "html" (the pages the portal sends, parsed, none rendered) or "page" (the tab)
-    claims_from: Literal["html", "page"] = "html"
+    #: where claim status is read: "page" (the tab) or "html" (the same pages fetched and parsed, none rendered).
+    #: "html" is opt-in until `payerbot payer try --trace` and `payer record` capture fetched pages too.
+    claims_from: Literal["html", "page"] = "page"
 
     def check_claim_status(self, claim: f.ClaimQuery) -> f.ClaimStatusFinding:
         """Search by ICN (or member + date of service), pick our row by Patient Account #, read the detail.
 
-        The portal is plain server-rendered HTML, so the same pages are fetched and parsed, not rendered.
+        The portal is plain server-rendered HTML, so with `claims_from = "html"` the same pages are fetched
+        and parsed, not rendered.
         """
         if self.claims_from == "page":
             return self.check_claim_status_in_page(claim)

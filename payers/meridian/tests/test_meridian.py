@@ -90,9 +90,10 @@ def inventory(server) -> dict[str, ClaimQuery]:
 
 
 def test_claim_status_is_read_from_the_fetched_pages_not_the_tab(fresh_sandbox, make_adapter, page):
-    """By default a check fetches and parses the portal's pages: nothing loads in the tab, the same findings."""
+    """With claims_from='html' a check fetches and parses the pages: nothing loads in the tab, same findings."""
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
+    adapter.claims_from = "html"
     truth, queries = harness(fresh_sandbox, "oracle")["claims"], inventory(fresh_sandbox)
     by_icn = [n for n, q in queries.items() if q.payer_claim_number and truth[n]["finalized"]][:3]
     by_member = [n for n, q in queries.items() if not q.payer_claim_number][:3]
