@@ -16,6 +16,7 @@ from playwright.sync_api import Error as PlaywrightError
 from bots.credentials import Credential
 from bots.errors import PortalChanged, PortalError
 from bots.evidence import EvidenceStore
+from bots.fetching import PageFetch, RequestApiFetch
 from bots.findings import (
     AuthorizationFinding,
     ClaimQuery,
@@ -27,7 +28,7 @@ from bots.findings import (
     UploadConfirmation,
 )
 from bots.kit.api import Api
-from bots.kit.html import Html, PageFetch
+from bots.kit.html import Html
 from bots.kit.login import Login
 from bots.kit.paging import Paging
 from bots.kit.reading import Reading
@@ -59,9 +60,13 @@ class PortalSession:
     download_dir: Path | None = None
     max_download_bytes: int = 50 * 1024 * 1024
     events: list[str] = field(default_factory=list)
-    #: how `Html.fetch_page` pages travel: None is the context's request API; a recorded-case replay
-    #: answers them from its recording instead (the request API goes past the browser's router)
-    fetch: PageFetch | None = None
+    #: how the requests the adapter makes itself (`fetch_page`, `api_json`) travel: by default the context's
+    #: request API; a recorded-case replay answers them from its recording (they go past the browser's router)
+    fetch: PageFetch = None  # type: ignore[assignment]  # set in __post_init__
+
+    def __post_init__(self) -> None:
+        if self.fetch is None:
+            self.fetch = RequestApiFetch(self.context)
 
     def url(self, path: str = "") -> str:
         """An absolute URL on this portal."""

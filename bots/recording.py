@@ -28,6 +28,7 @@ from bots.adapter import OneTimeCodeProvider, PortalAdapter, PortalSession
 from bots.credentials import Credential, CredentialStore
 from bots.errors import PortalError
 from bots.evidence import EvidenceStore
+from bots.fetching import HarEntries, RequestApiFetch
 from bots.files import private_dir, write_private
 from bots.findings import ClaimQuery, CorrespondenceFinding, RecordsPacket
 from bots.har import scrub_har
@@ -409,6 +410,13 @@ def _today_fields(value: Any, today: date, name: str | None = None) -> set[str]:
     return {name} if name and value == today else set()
 
 
+def _add_fetched(har: dict, fetched: list[dict]) -> None:
+    """Merge the adapter's own requests into the browser's HAR, every entry in the order it started."""
+    entries = har["log"]["entries"] + fetched
+    entries.sort(key=lambda entry: datetime.fromisoformat(entry["startedDateTime"].replace("Z", "+00:00")))
+    har["log"]["entries"] = entries
+
+
 def _tag_entries(har: dict, marks: list[tuple[datetime, str]]) -> None:
     """Tag each HAR entry with the case that was running when its request started."""
     for entry in har["log"]["entries"]:
@@ -462,16 +470,20 @@ def record_cases(browser: Browser, adapter_cls: type[PortalAdapter], credential:
                                   record_har_content="embed", service_workers="block")
     context.set_default_timeout(15_000)
     marks: list[tuple[datetime, str]] = []
+    # The request API goes past the browser, so its requests are not in Playwright's HAR: kept here.
+    fetched = HarEntries()
     try:
         # The recording adapter never holds the password: a login attempt here could only fail.
         stand_in = credential.model_copy(update={"password": SecretStr("never-sent-while-recording"),
                                                  "totp_seed": None})
         session = PortalSession(page=context.new_page(), context=context, credential=stand_in, base_url=base_url,
-                                evidence=EvidenceStore(work / "evidence"), download_dir=work / "downloads")
+                                evidence=EvidenceStore(work / "evidence"), download_dir=work / "downloads",
+                                fetch=RequestApiFetch(context, observers=[fetched]))
         cases, members, letters = _run_cases(adapter_cls(session), plan, marks, work)
     finally:
         context.close()  # writes the HAR
     har = json.loads(raw.read_text(encoding="utf-8"))
+    _add_fetched(har, fetched.entries)
     _tag_entries(har, marks)
     _embed_downloads(har, letters)
     raw.write_text(json.dumps(har), encoding="utf-8")

@@ -17,6 +17,8 @@ from urllib.parse import urlencode, urljoin
 
 from playwright.sync_api import Browser, BrowserContext, Request, Route
 
+from bots.fetching import MAX_HOPS, redirect_target, with_query
+
 #: entry field naming the recorded case an entry belongs to (written by bots.recording)
 CASE_FIELD = "_payerbot_case"
 #: response headers never replayed: Playwright computes the length itself, and the stored body is decoded
@@ -125,29 +127,32 @@ class OrderedReplay:
         context.route("**/*", self.handle)
 
 
-    def fetch(self, method: str, url: str, params: dict[str, str] | None,
-              form: dict[str, str] | None) -> tuple[int, str, str]:
-        """A page the adapter fetches itself (`PortalSession.fetch`), answered from the recording, redirects followed.
+    def fetch(self, method: str, url: str, params: dict[str, str] | None = None,
+              form: dict[str, str] | None = None, *, timeout_ms: float = 0, redirects: bool = True,
+              ) -> tuple[int, str, str]:
+        """A request the adapter makes itself (`PortalSession.fetch`), answered from the recording in order.
 
-        The key is what a browser would have sent: the query and the form urlencoded in their order.
-        A request the recording lacks is a 502 the adapter reports as an unavailable portal (and a miss).
+        The key is what `bots.fetching.RequestApiFetch` sent when recording: the query and the form
+        urlencoded in their order; redirects are followed hop by hop as it follows them. A request the
+        recording lacks is a 502 the adapter reports as an unavailable portal (and a miss).
         """
-        target = url + ("&" if "?" in url else "?") + urlencode(params) if params else url
-        key: Key = (method, target.split("#")[0], urlencode(form or {}) if method == "POST" else "")
-        for _hop in range(10):
+        target = with_query(url, params)
+        key: Key = (method, target.split("#")[0], urlencode(form) if form is not None else "")
+        for _hop in range(MAX_HOPS):
             entry = self.answer(key)
             if entry is None:
                 self.misses.append(f"{key[0]} {key[1].split('?')[0]}")
                 return 502, key[1], ""
             response = entry["response"]
-            location = _header(response.get("headers", []), "location")
-            if not (300 <= response["status"] < 400 and location):
-                content = response.get("content") or {}
-                text = content.get("text") or ""
-                if content.get("encoding") == "base64":
-                    text = base64.b64decode(text).decode("utf-8", "replace")
+            content = response.get("content") or {}
+            text = content.get("text") or ""
+            if content.get("encoding") == "base64":
+                text = base64.b64decode(text).decode("utf-8", "replace")
+            location = redirect_target(response["status"], _header(response.get("headers", []), "location"), key[1])
+            if location is None or not redirects:
                 return response["status"], key[1], text
-            key = ("GET", urljoin(key[1], location).split("#")[0], "")
+            method = "GET" if response["status"] not in (307, 308) else method
+            key = (method, location.split("#")[0], key[2] if method != "GET" else "")
         return 502, key[1], ""
 
 

@@ -118,6 +118,7 @@ def payer_try(
     from bots.browser import launch_options
     from bots.credentials import CredentialStore
     from bots.evidence import EvidenceStore, payerbot_home
+    from bots.fetching import RequestApiFetch, TraceTab
     from bots.one_time_codes import provider_for
     from bots.registry import get_adapter
     from bots.session import account_session
@@ -140,6 +141,9 @@ def payer_try(
             # Tracing starts after the login, so no password or one-time code is ever in a trace.
             if trace:
                 adapter.session.context.tracing.start(screenshots=True, snapshots=True)
+                # Pages and JSON the adapter fetches itself leave no trace of their own: a tab shows each.
+                if isinstance(adapter.session.fetch, RequestApiFetch):
+                    adapter.session.fetch.observers.append(TraceTab(adapter.session.context))
             try:
                 if capability == "check_claim_status":
                     findings = [adapter.check_claim_status(query)]

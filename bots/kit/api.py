@@ -1,20 +1,18 @@
 """Reading a portal's own JSON answers through the browser context's request API (its cookies, no page).
 
 A single-page app renders what its JSON API answers; where a step is plain data (a claim's status), the
-bot can ask that API directly with the signed-in context's cookies and skip rendering, waiting and
-reading the DOM. The answers map to the kit's typed errors as the page steps do: 401 is an ended
-session, a maintenance answer a MaintenanceWindow, any other 5xx or a network failure PortalUnavailable,
-any other refusal or an answer of an unexpected shape PortalChanged. Bodies are never logged or put in
-an error (they carry patient data); errors name the path without its query (member ids).
+bot can ask that API directly with the signed-in context's cookies (through `PortalSession.fetch`,
+bots.fetching) and skip rendering, waiting and reading the DOM. The answers map to the kit's typed errors
+as the page steps do: 401 is an ended session, a maintenance answer a MaintenanceWindow, any other 5xx or
+a network failure PortalUnavailable, any other refusal or an answer of an unexpected shape PortalChanged.
+Bodies are never logged or put in an error (they carry patient data); errors name the path without its
+query (member ids).
 """
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any, ClassVar
-
-from playwright.sync_api import APIResponse
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots.errors import MaintenanceWindow, PortalChanged, PortalUnavailable, SessionExpired
 from bots.urls import safe_url
@@ -39,29 +37,18 @@ class Api:
         Only a 200 with a JSON body is an answer; everything else is the typed error it means.
         """
         where = safe_url(self.session.url(path))
-        try:
-            response = self.session.context.request.get(self.session.url(path), params=params,
-                                                        timeout=self.api_timeout_ms, max_redirects=0)
-        except PlaywrightTimeout as exc:
-            raise PortalUnavailable(f"the portal's API timed out: {where}") from exc
-        except PlaywrightError as exc:
-            raise PortalUnavailable(f"could not reach the portal's API: {where}") from exc
-        try:
-            return self._answer(response, where)
-        finally:
-            response.dispose()
-
-    def _answer(self, response: APIResponse, where: str) -> Any:
-        status = response.status
+        query = {key: _query_value(value) for key, value in (params or {}).items()}
+        status, _url, text = self.session.fetch("GET", self.session.url(path), query or None, None,
+                                                timeout_ms=self.api_timeout_ms, redirects=False)
+        body = _json_or_none(text)
         if status == 401:
             self.fail(SessionExpired, "the portal's API answered 401: the session ended")
         if status >= 500:
-            if self.is_api_maintenance(status, _json_or_none(response)):
+            if self.is_api_maintenance(status, body):
                 self.fail(MaintenanceWindow, "the portal is down for scheduled maintenance")
             self.fail(PortalUnavailable, f"the portal's API answered HTTP {status}: {where}")
         if status != 200:  # a request the adapter knows no longer works (400, 403, 404, a redirect)
             self.fail(PortalChanged, f"the portal's API answered HTTP {status}: {where}")
-        body = _json_or_none(response)
         if body is None:
             self.fail(PortalChanged, f"the portal's API answered something other than JSON: {where}")
         return body
@@ -84,8 +71,13 @@ class Api:
         return body
 
 
-def _json_or_none(response: APIResponse) -> Any:
+def _query_value(value: str | int | float | bool) -> str:
+    """A query value as the portal's own script would send it (booleans lower case, as JSON writes them)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _json_or_none(text: str) -> Any:
     try:
-        return response.json()
-    except (PlaywrightError, ValueError):
+        return json.loads(text) if text else None
+    except ValueError:
         return None

@@ -1,11 +1,12 @@
 """Server-rendered portal pages read as HTML through the browser context's request API (nothing rendered).
 
-A classic portal's claim search is plain data: a form, a results table, a detail page. Rendering each
-of those pages costs the browser most of a check's CPU (about a second on two cores), while the answer
-is in the HTML the portal sends. `Html` asks for the same pages with the signed-in context's cookies and
-reads them with lxml: the same selectors, the same interruption pages, the same typed errors as the
-page steps (`bots.kit.waits`). A form is posted with its own hidden fields (CSRF tokens) as the browser
-would; a GET is tried again on a 5xx, a POST never here (the runner decides what may be repeated).
+A classic portal's claim search is plain data: a form, a results table, a detail page. Rendering each of
+those pages costs the browser most of a check's CPU (about a second on two cores), while the answer is in
+the HTML the portal sends. `Html` asks for the same pages with the signed-in context's cookies (through
+`PortalSession.fetch`, see bots.fetching) and reads them with lxml: the same selectors, the same
+interruption pages, the same typed errors as the page steps (`bots.kit.waits`). A form is posted with its
+own hidden fields (CSRF tokens) as the browser would; a GET is tried again on a 5xx, a POST never here
+(the runner decides what may be repeated).
 
 What parsed HTML cannot know is what CSS hides: an element counts as shown unless it or an ancestor has
 the `hidden` attribute or an inline `display: none`. Playwright's `:has-text('...')` is understood (case
@@ -17,7 +18,6 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 from urllib.parse import urljoin
@@ -25,9 +25,6 @@ from urllib.parse import urljoin
 import lxml.html
 from cssselect import SelectorError
 from lxml.etree import ParserError
-from playwright.sync_api import APIResponse
-from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from bots.errors import MaintenanceWindow, PortalChanged, PortalError, PortalUnavailable
 from bots.kit.reading import by_columns
@@ -89,10 +86,6 @@ def inner_text(element) -> str:
 
     walk(element)
     return re.sub(r"[ \t\xa0]*\n\s*", "\n", "".join(parts)).strip()
-
-
-#: a page fetch as `PortalSession.fetch` makes it: (method, url, query, form) -> (status, final url, body)
-PageFetch = Callable[[str, str, "dict[str, str] | None", "dict[str, str] | None"], tuple[int, str, str]]
 
 
 @dataclass
@@ -257,23 +250,8 @@ class Html:
 
     def _request(self, method: str, url: str, *, params: dict[str, str] | None = None,
                  form: dict[str, str] | None = None) -> HtmlPage:
-        where = safe_url(url)
-        if self.session.fetch is not None:
-            status, final_url, body = self.session.fetch(method, url, params, form)
-            return self._checked(HtmlPage(url=final_url, status=status, html=body))
-        request = self.session.context.request
-        try:
-            response = (request.get(url, params=params, timeout=self.html_timeout_ms) if method == "GET" else
-                        request.post(url, form=form, timeout=self.html_timeout_ms))
-        except PlaywrightTimeout as exc:
-            raise PortalUnavailable(f"timed out opening {where}") from exc
-        except PlaywrightError as exc:
-            raise PortalUnavailable(f"could not open {where}") from exc
-        try:
-            page = self._page(response)
-        finally:
-            response.dispose()
-        return self._checked(page)
+        status, final_url, body = self.session.fetch(method, url, params, form, timeout_ms=self.html_timeout_ms)
+        return self._checked(HtmlPage(url=final_url, status=status, html=body))
 
     def _checked(self, page: HtmlPage) -> HtmlPage:
         if page.status >= 500:
@@ -281,11 +259,3 @@ class Html:
                 self.fail_on(page, MaintenanceWindow, "the portal is down for scheduled maintenance")
             raise PortalUnavailable(f"portal answered HTTP {page.status}", url=safe_url(page.url))
         return page
-
-    @staticmethod
-    def _page(response: APIResponse) -> HtmlPage:
-        try:
-            body = response.text()
-        except (PlaywrightError, UnicodeDecodeError):
-            body = ""
-        return HtmlPage(url=response.url, status=response.status, html=body)

@@ -18,9 +18,8 @@ class MeridianAdapter(PortalAdapter):
     """Meridian's provider portal: every capability, one page at a time."""
 
     interruptions, login_form = ui.INTERRUPTIONS, ui.LOGIN
-    #: where claim status is read: "page" (the tab) or "html" (the same pages fetched and parsed, none rendered).
-    #: "html" is opt-in until `payerbot payer try --trace` and `payer record` capture fetched pages too.
-    claims_from: Literal["html", "page"] = "page"
+    #: where claim status is read: "html" (the pages fetched and parsed, none rendered) or "page" (the tab)
+    claims_from: Literal["html", "page"] = "html"
 
     def check_claim_status(self, claim: f.ClaimQuery) -> f.ClaimStatusFinding:
         """Search by ICN (or member + date of service), pick our row by Patient Account #, read the detail.
