@@ -8,8 +8,17 @@ from datetime import UTC, date, datetime, timedelta
 import httpx
 import pytest
 
-from bots.errors import AccountLocked, CaptchaChallenge, PortalChanged, PortalError, PortalUnavailable
+from bots.errors import (
+    AccountLocked,
+    CaptchaChallenge,
+    MaintenanceWindow,
+    PortalChanged,
+    PortalError,
+    PortalUnavailable,
+    SessionExpired,
+)
 from bots.findings import ClaimQuery
+from tests.conformance.oracle import claim_differences
 
 PAYER = "claimbridge"
 
@@ -49,6 +58,23 @@ def test_sign_in_banner_wording(fresh_sandbox, make_adapter, banner, error):
                        if route.request.method == "POST" else route.continue_())
     with pytest.raises(error):
         adapter.login()
+
+
+def test_a_forgotten_payer_is_picked_again_on_the_fetched_picker(fresh_sandbox, make_adapter, page):
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.claims_from = "html"
+    lakeside = adapter.session.credential
+    adapter.session.credential = lakeside.model_copy(update={"options": {"payer_name": "Coastal Shield Benefits"}})
+    with pytest.raises(PortalError):
+        adapter.login()  # signed in, the refused pick forgot the payer: the workspace answers with the picker
+    with pytest.raises(PortalError, match="not enrolled"):
+        adapter.check_claim_status(query(fresh_sandbox))
+    adapter.session.credential = lakeside
+    url, loads = page.url, []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    finding = adapter.check_claim_status(query(fresh_sandbox))
+    truth = harness(fresh_sandbox, "oracle")["claims"][finding.claim_number]
+    assert claim_differences(finding, truth) == [] and loads == [] and page.url == url
 
 
 def test_subscriber_search_walks_result_pages_to_our_claim(sandbox, make_adapter):
@@ -93,8 +119,105 @@ def test_maintenance_window_and_5xx_inside_the_iframe_are_portal_unavailable(fre
         adapter.pull_authorizations()
 
 
+def test_interruptions_in_the_fetched_frame_documents_are_typed_errors(fresh_sandbox, make_adapter):
+    """With claims_from='html' the frame's own documents meet the tab's interruptions, as the same typed errors."""
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    adapter.claims_from = "html"
+    faults = f"{fresh_sandbox.url}/_sandbox/{PAYER}/faults"
+    fetch_page, submit_form = adapter.fetch_page, adapter.submit_form
+
+    def frame_fetched_after(switch):  # the workspace was fetched; the portal changes before the frame is
+        return lambda path, params=None: (switch() if "/frames/claim-search" in path else None,
+                                          fetch_page(path, params))[1]
+
+    adapter.fetch_page = frame_fetched_after(lambda: harness(fresh_sandbox, "maintenance/true", "POST"))
+    with pytest.raises(MaintenanceWindow, match="maintenance"):
+        adapter.check_claim_status(query(fresh_sandbox))
+    harness(fresh_sandbox, "maintenance/false", "POST")
+    adapter.fetch_page = frame_fetched_after(lambda: httpx.post(faults, json={"errors": 1}).raise_for_status())
+    with pytest.raises(PortalUnavailable, match=r"HTTP 5\d\d") as raised:
+        adapter.check_claim_status(query(fresh_sandbox))
+    assert type(raised.value) is PortalUnavailable
+    httpx.post(faults, json={"errors": 0}).raise_for_status()
+    adapter.fetch_page = fetch_page
+    sent = []
+
+    def search_answered_5xx(*args):  # a posted search is never posted again
+        httpx.post(faults, json={"errors": 1}).raise_for_status()
+        sent.append(harness(fresh_sandbox, "stats")["counters"]["requests"])
+        return submit_form(*args)
+
+    adapter.submit_form = search_answered_5xx
+    with pytest.raises(PortalUnavailable, match=r"HTTP 5\d\d"):
+        adapter.check_claim_status(query(fresh_sandbox))
+    assert harness(fresh_sandbox, "stats")["counters"]["requests"] - sent[0] == 1
+    httpx.post(faults, json={"errors": 0}).raise_for_status()
+    adapter.submit_form = submit_form
+    harness(fresh_sandbox, "captcha/1", "POST")  # one search answered, then the interstitial in the frame
+    first = adapter.check_claim_status(query(fresh_sandbox))
+    assert claim_differences(first, harness(fresh_sandbox, "oracle")["claims"][first.claim_number]) == []
+    with pytest.raises(CaptchaChallenge):
+        adapter.check_claim_status(query(fresh_sandbox))
+    assert fresh_sandbox.states[PAYER].captcha_pending  # never answered (any answer clears it): a person does
+    assert harness(fresh_sandbox, "stats")["counters"].get("captcha_answers", 0) == 0
+    fresh_sandbox.states[PAYER].captcha_pending.clear()
+    harness(fresh_sandbox, "session-idle/0", "POST")  # the sign-in form where the frame was: SessionExpired
+    with pytest.raises(SessionExpired):
+        adapter.check_claim_status(query(fresh_sandbox))
+
+
 def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter):
     names = {x["letter_id"]: x["file_name"] for x in harness(fresh_sandbox, "oracle")["letters"]}
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
     assert {f.portal_document_id: f.suggested_file_name for f in adapter.download_correspondence(None, set())} == names
+
+
+def test_claim_status_is_read_from_the_fetched_frame_documents_not_the_tab(sandbox, make_adapter, page):
+    """With claims_from='html' the iframe's documents are fetched and parsed: nothing loads in the tab, the
+    portal sees the same requests (search, result pages of its sid, detail) and the findings are the same."""
+    adapter = make_adapter(sandbox, PAYER)
+    adapter.login()
+    adapter.claims_from = "html"
+    truth = harness(sandbox, "oracle")["claims"]
+    rows = list(csv.DictReader(io.StringIO(httpx.get(f"{sandbox.url}/_sandbox/{PAYER}/inventory.csv").text)))
+    by_icn = [r["claim_number"] for r in rows if r["payer_claim_number"] and truth[r["claim_number"]]["finalized"]]
+    by_subscriber = [r["claim_number"] for r in rows if not r["payer_claim_number"]]
+    on_file = [c for c in sandbox.states[PAYER].world.claims if c.on_file]
+    busiest = Counter(c.member.member_id for c in on_file).most_common(1)[0][0]  # 10 a page: a walk to page 2+
+    oldest = min((c for c in on_file if c.member.member_id == busiest), key=lambda c: c.date_of_service)
+    not_on_file = [n for n in by_subscriber if not truth[n]["on_file"]][:1]
+    chosen = [*by_icn[:3], *by_subscriber[:3], oldest.claim_number, *not_on_file]
+    assert len(by_icn) >= 3 and len(by_subscriber) >= 3 and len(set(chosen)) == len(chosen)
+    # the inventory's keys (its ICN where it has one); the oldest claim by subscriber + date, as if it had none
+    queries = {n: query(sandbox, n, use_icn=n != oldest.claim_number) for n in chosen}
+
+    def counted() -> Counter:
+        stats = harness(sandbox, "stats")
+        return Counter({**{k: stats["counters"].get(k, 0) for k in ("requests", "searches",
+                                                                      "claimbridge_result_pages")},
+                        "lookups": len(harness(sandbox, "lookups"))})
+
+    url, loads = page.url, []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    before, fetched = counted(), {}
+    for number in chosen:
+        fetched[number] = adapter.check_claim_status(queries[number])
+        assert claim_differences(fetched[number], truth[number]) == [], number
+    html_requests = counted() - before
+    assert loads == [] and page.url == url
+    assert html_requests["claimbridge_result_pages"] > html_requests["searches"] == len(chosen)  # page 2 walked
+    found = fetched[by_icn[0]]
+    assert found.provenance.url.endswith(f"/{PAYER}/frames/claims/{found.payer_claim_number}")
+    assert found.provenance.raw_text == found.raw_status and found.provenance.screenshot_path is None
+
+    adapter.claims_from = "page"  # the rendered path, still selectable, reads the same with the same requests
+    before = counted()
+    for number in chosen:
+        in_page = adapter.check_claim_status(queries[number])
+        assert in_page.model_dump(exclude={"provenance"}) == fetched[number].model_dump(exclude={"provenance"})
+    assert counted() - before == html_requests
+    assert loads != []
+    shown = harness(sandbox, "lookups")[-2 * html_requests["lookups"]:]  # one session: the tab's, for both paths
+    assert len({entry["session"] for entry in shown}) == 1 and len(shown) == 2 * html_requests["lookups"]
