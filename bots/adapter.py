@@ -180,6 +180,9 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
         Errors that are retried or deferred (`evidence = False`: 5xx, maintenance, an ended session) skip the
         screenshot; the ones that become an operator's task keep it.
         """
+        fetched = self.fetched_evidence()
+        if fetched is not None:  # a page read without the tab: its HTML is the evidence, not the tab
+            self.fail_on(fetched, error, message)
         keep = getattr(error, "evidence", True) if isinstance(error, type) else True
         _sha, path = self.screenshot() if keep else (None, None)
         html_path = self.scrubbed_html() if isinstance(error, type) and issubclass(error, PortalChanged) else None

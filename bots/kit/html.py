@@ -18,6 +18,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 from urllib.parse import urljoin
@@ -239,10 +240,22 @@ class Html:
             self.fail_on(page, PortalChanged, f"the page no longer shows the {what}")
         return found.group(0)
 
-    def fail_on(self, page: HtmlPage, error: type[PortalError], message: str) -> NoReturn:
+    def fetched_evidence(self) -> HtmlPage | None:
+        """The fetched page being read, if the tab has not moved since it came: evidence for `fail` to keep.
+
+        A reading step (`claim_finding`, `build`) fails through `fail`, which would otherwise screenshot
+        the tab, a page that has nothing to do with what was read.
+        """
+        last = getattr(self, "_last_fetched", None)
+        if last is None or last[1] != self.session.page.url:
+            return None
+        return last[0]
+
+    def fail_on(self, page: HtmlPage, error: type[PortalError] | Callable[..., PortalError],
+                message: str) -> NoReturn:
         """A typed error for a fetched page; a changed page keeps its scrubbed HTML as the operator's evidence."""
         html_path = None
-        if issubclass(error, PortalChanged):
+        if isinstance(error, type) and issubclass(error, PortalChanged):
             from bots.scrub import scrub_html
 
             html_path = str(self.session.evidence.put_bytes(scrub_html(page.html).encode(), ".html")[1])
@@ -251,7 +264,9 @@ class Html:
     def _request(self, method: str, url: str, *, params: dict[str, str] | None = None,
                  form: dict[str, str] | None = None) -> HtmlPage:
         status, final_url, body = self.session.fetch(method, url, params, form, timeout_ms=self.html_timeout_ms)
-        return self._checked(HtmlPage(url=final_url, status=status, html=body))
+        page = HtmlPage(url=final_url, status=status, html=body)
+        self._last_fetched = (page, self.session.page.url)
+        return self._checked(page)
 
     def _checked(self, page: HtmlPage) -> HtmlPage:
         if page.status >= 500:

@@ -81,3 +81,35 @@ def test_replay_answers_a_posted_form_and_follows_its_redirect_in_order() -> Non
     assert replay.misses == []
     assert replay.fetch("POST", "http://p.test/search", None, {"csrf_token": "t", "icn": "B"})[0] == 502
     assert replay.misses == ["POST http://p.test/search"]
+
+
+class _Tab:
+    """A tab that stays where it is and cannot be captured (it has nothing to do with the fetched page)."""
+
+    url = "http://portal.test/p/home"
+
+    def on(self, *_: object) -> None:
+        pass
+
+    def screenshot(self, **_: object) -> bytes:
+        raise AssertionError("the tab was captured as evidence of a fetched page")
+
+
+def test_a_reading_step_failing_on_a_fetched_page_keeps_that_page_as_evidence(tmp_path) -> None:
+    from bots.adapter import PortalSession
+    from bots.errors import PortalChanged
+    from bots.evidence import EvidenceStore
+    from payers.meridian.adapter import MeridianAdapter
+
+    def fetch(method, url, params=None, form=None, **_):
+        return 200, url, PAGE
+
+    session = PortalSession(page=_Tab(), context=None, credential=None, base_url="http://portal.test/p/",
+                            evidence=EvidenceStore(tmp_path), fetch=fetch)
+    adapter = MeridianAdapter(session)
+    adapter.fetch_page("claims/results")
+    with pytest.raises(PortalChanged) as raised:
+        adapter.fail(PortalChanged, "the claim shows no status")  # as `claim_finding` fails
+    assert raised.value.url == "http://portal.test/p/claims/results" and raised.value.screenshot_path is None
+    kept = open(raised.value.page_html_path, encoding="utf-8").read()
+    assert "<table" in kept and "login-error" in kept
