@@ -21,9 +21,9 @@ class ClaimBridgeAdapter(PortalAdapter):
 
     interruptions, login_form = ui.INTERRUPTIONS, ui.LOGIN
     #: where claim status is read: "page" (the tab and its iframe) or "html" (the frame's own documents
-    #: fetched and parsed, none rendered). "html" is opt-in: the context's request API goes past the tab's
-    #: router, so a check that routes the iframe (`page.route`, as the maintenance/5xx test does) never sees
-    #: it; like Meridian's, traces and recordings do not capture fetched pages yet.
+    #: fetched and parsed, none rendered). "html" is opt-in: fetched pages go through the context's request
+    #: API, past the tab's router, so a fault routed into the iframe (`page.route`, as the iframe
+    #: maintenance/5xx test does) never reaches them and that test fails with "html" as the default.
     claims_from: Literal["html", "page"] = "page"
 
     def is_logged_in(self) -> bool:
