@@ -89,6 +89,10 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
         self.page = session.page
         self._watch_documents()
 
+    def claims_without_tab(self) -> bool:
+        """Whether `check_claim_status` reads fetched pages or JSON only, never the tab (see bots.session_pages)."""
+        return getattr(self, "claims_from", "page") != "page"
+
     def fresh_tab(self) -> None:
         """Swap the tab for a new one in the same logged-in context; closing the old one returns its memory.
 

@@ -22,6 +22,7 @@ from email.message import Message
 from typing import Protocol
 from urllib.parse import urlencode, urljoin
 
+import httpx
 from playwright.sync_api import BrowserContext, Page, Route
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -94,12 +95,10 @@ class Exchange:
 Observer = Callable[[Exchange], None]
 
 
-@dataclass
-class RequestApiFetch:
-    """The live transport: the context's request API (its cookies), one hop at a time, each hop observed."""
+class HopByHop:
+    """A transport that sends each hop of a redirect itself and shows every exchange to its observers."""
 
-    context: BrowserContext
-    observers: list[Observer] = field(default_factory=list)
+    observers: list[Observer]
 
     def __call__(self, method: str, url: str, params: dict[str, str] | None = None,
                  form: dict[str, str] | None = None, *, timeout_ms: float = 15_000,
@@ -117,6 +116,17 @@ class RequestApiFetch:
                 method, body = "GET", None
             url = target
         raise PortalUnavailable(f"the portal redirected more than {MAX_HOPS} times", url=safe_url(url))
+
+    def _send(self, method: str, url: str, body: str | None, timeout_ms: float) -> Exchange:
+        raise NotImplementedError
+
+
+@dataclass
+class RequestApiFetch(HopByHop):
+    """The live transport: the context's request API (its cookies, kept up to date by every answer)."""
+
+    context: BrowserContext
+    observers: list[Observer] = field(default_factory=list)
 
     def _send(self, method: str, url: str, body: str | None, timeout_ms: float) -> Exchange:
         started = datetime.now(UTC)
@@ -138,6 +148,42 @@ class RequestApiFetch:
                             status_text=response.status_text, headers=response.headers_array, content=content)
         finally:
             response.dispose()
+
+
+class SessionCopyFetch(HopByHop):
+    """A transport outside the browser holding a copy of the session's cookies: one more page of that session.
+
+    The sync Playwright API drives one request at a time per thread, so the extra pages of a session
+    (`pages_per_session`) each send over an HTTP client of their own, in a thread of their own, with the
+    cookies and user agent the context had when they were copied. Cookies the portal sets later stay in
+    this copy (the browser's context is never written from another thread).
+    """
+
+    def __init__(self, cookies: list[dict], user_agent: str, observers: list[Observer] | None = None) -> None:
+        self.observers = observers or []
+        self.client = httpx.Client(headers={"user-agent": user_agent}, follow_redirects=False)
+        for cookie in cookies:
+            self.client.cookies.set(cookie["name"], cookie["value"], domain=cookie["domain"],
+                                    path=cookie.get("path") or "/")
+
+    def _send(self, method: str, url: str, body: str | None, timeout_ms: float) -> Exchange:
+        started = datetime.now(UTC)
+        headers = {"content-type": FORM_TYPE} if body is not None else None
+        try:
+            response = self.client.request(method, url, content=body, headers=headers, timeout=timeout_ms / 1000)
+        except httpx.TimeoutException as exc:
+            raise PortalUnavailable(f"timed out waiting for {safe_url(url)}") from exc
+        except httpx.HTTPError as exc:
+            raise PortalUnavailable(f"could not reach {safe_url(url)}") from exc
+        return Exchange(started=started, elapsed_ms=(datetime.now(UTC) - started).total_seconds() * 1000,
+                        method=method, url=url, body=body, status=response.status_code,
+                        status_text=response.reason_phrase,
+                        headers=[{"name": k, "value": v} for k, v in response.headers.multi_items()],
+                        content=response.content)
+
+    def close(self) -> None:
+        """Close the HTTP client's connections."""
+        self.client.close()
 
 
 class HarEntries:

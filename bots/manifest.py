@@ -35,6 +35,10 @@ class Manifest(BaseModel):
     trusted_device: bool = Field(default=False, description="tick the portal's remember-this-device box, so a "
                                  "saved session signs in again without a code")
     max_sessions: int = Field(default=1, ge=1, le=20, description="concurrent logged-in sessions allowed")
+    pages_per_session: int = Field(default=1, ge=1, le=8, description="claim checks one logged-in session may "
+                                   "run at once (fetched pages or JSON only); 1 for a portal that keeps a "
+                                   "search or wizard state per session, where a second check would overwrite "
+                                   "the first")
     batch_size: int = Field(default=25, ge=1, le=500)
     fetch_media: bool = Field(default=False, description="let the browser fetch images, fonts and media (an "
                               "adapter that reads an image, say); off, they are never requested")

@@ -39,6 +39,7 @@ from bots.findings import ClaimQuery, Finding, PortalProblem, Provenance, Record
 from bots.one_time_codes import provider_for
 from bots.retry import is_transient, transient_retry
 from bots.session import LoginBudget, account_session, login_with_retries
+from bots.session_pages import check_side_by_side, side_by_side
 
 log = logging.getLogger("payerbot.runner")
 
@@ -369,16 +370,30 @@ class AccountRunner:
             state["failures"] = 0
             self._claim_batch(adapter, retry_later, work, sink, outcome, state, None)
 
+    def _checked(self, adapter: PortalAdapter, claim: ClaimQuery, ready: Finding | BaseException | None) -> Finding:
+        """A claim's finding: the one another page of the session made, or the lane's own check.
+
+        The lane checks again what a page could not finish for a reason the lane handles itself (an ended
+        session: a login within budget; a browser error; none made yet); a page's other typed error stands.
+        """
+        if isinstance(ready, Finding):
+            return ready
+        if isinstance(ready, PortalError) and not isinstance(ready, SessionExpired):
+            raise ready
+        return self._step(adapter, adapter.check_claim_status, claim)
+
     def _claim_batch(self, adapter: PortalAdapter, batch: list[ClaimQuery], work: AccountWork, sink: FindingSink,
                      outcome: AccountOutcome, state: dict, retry_later: list[ClaimQuery] | None) -> bool:
         """Check one batch and persist it; False when the account must stop."""
         findings: list[Finding] = []
+        pages = self.adapter_cls.manifest.pages_per_session
+        ready = check_side_by_side(adapter, batch, pages) if side_by_side(adapter, pages) and len(batch) > 1 else {}
         try:
             for claim in batch:
                 if not self._go_on(outcome):
                     return False
                 try:
-                    findings.append(self._step(adapter, adapter.check_claim_status, claim))
+                    findings.append(self._checked(adapter, claim, ready.pop(claim.claim_number, None)))
                     state["failures"] = 0
                 except STOP_ACCOUNT:
                     raise
@@ -399,6 +414,8 @@ class AccountRunner:
                             findings.append(problem_from(error, work.credential, work.payer_id))
                         return False
         finally:
+            # Checks the session's other pages made before the lane stopped are kept: never looked up twice.
+            findings += [result for result in ready.values() if isinstance(result, Finding)]
             checked = [f.claim_number for f in findings if f.kind == "claim_status"]
             outcome.claims_checked += len(checked)
             outcome.claims_done += checked

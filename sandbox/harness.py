@@ -91,6 +91,7 @@ def harness_router(portals: dict[str, PortalState]) -> APIRouter:
             return {"counters": counters, "login_attempts": dict(state.login_attempts),
                     "locked": sorted(state.locked), "live_sessions": len(state.sessions),
                     "sessions_in_use_peak": state.in_flight.peak,
+                    "requests_of_one_session_in_flight_peak": state.in_flight.deepest,
                     "requests_by_kind": request_kinds(counters), **state.lookups.summary(),
                     **{name: counters.get(name, 0) for name in FAULT_COUNTERS}}
 

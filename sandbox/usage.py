@@ -52,12 +52,15 @@ class SessionsInFlight:
         self._lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()  # session token -> requests in flight
         self.peak = 0
+        #: the most requests one session had in flight at one moment (several tabs of one login)
+        self.deepest = 0
 
     def started(self, token: str) -> None:
         """A request of this session began (two at once of one session count as one session)."""
         with self._lock:
             self._in_flight[token] += 1
             self.peak = max(self.peak, len(self._in_flight))
+            self.deepest = max(self.deepest, self._in_flight[token])
 
     def finished(self, token: str) -> None:
         """A request of this session ended (answered, failed or cut)."""
@@ -70,3 +73,4 @@ class SessionsInFlight:
         """The peak starts over from the sessions in flight now."""
         with self._lock:
             self.peak = len(self._in_flight)
+            self.deepest = max(self._in_flight.values(), default=0)

@@ -239,3 +239,40 @@ def test_a_long_night_swaps_its_tab_every_fresh_tab_every_claims_and_checks_ever
     runner._claims(adapter, _work(claims=[_claim(n) for n in range(10)], batch_size=2), sink, outcome)
     assert swaps == [4, 8]  # after the batches that reached 4 checks, never mid-batch
     assert outcome.claims_checked == 10 and sink.kinds() == ["claim_status"] * 10
+
+
+def _found(number: str) -> ClaimStatusFinding:
+    return ClaimStatusFinding(claim_number=number, raw_status="Paid", status_category="F1",
+                              provenance=Provenance(payer_id="fake", account="main", url="https://x/"))
+
+
+def _side_by_side(monkeypatch, ready: dict) -> list:
+    """The session's other pages answer with `ready`; returns the batches they were given."""
+    given: list = []
+    monkeypatch.setattr(FakeAdapter, "manifest", FakeAdapter.manifest.model_copy(update={"pages_per_session": 3}))
+    monkeypatch.setattr("bots.runner.side_by_side", lambda adapter, pages: pages == 3)
+    monkeypatch.setattr("bots.runner.check_side_by_side",
+                        lambda adapter, claims, pages: given.append([c.claim_number for c in claims]) or dict(ready))
+    return given
+
+
+def test_the_lane_checks_itself_only_what_the_sessions_pages_could_not_finish(monkeypatch) -> None:
+    given = _side_by_side(monkeypatch, {"C0": _found("C0"), "C1": SessionExpired("x"),
+                                        "C2": PortalChanged("odd page"), "C3": _found("C3")})
+    adapter, sink, outcome = FakeAdapter(["Paid", "Paid"]), Sink(), _outcome()
+    _runner()._claims(adapter, _work(claims=[_claim(n) for n in range(5)], batch_size=5), sink, outcome)
+    # C1's ended session and C4 (no answer) are checked by the lane; C2's changed page stands as a problem.
+    assert given == [["C0", "C1", "C2", "C3", "C4"]]
+    assert adapter.calls == 2
+    checked = [f.claim_number for _s, batch in sink.batches for f in batch if f.kind == "claim_status"]
+    assert sorted(checked) == ["C0", "C1", "C3", "C4"] and outcome.problems == 1
+
+
+def test_checks_the_pages_made_are_kept_when_the_account_stops(monkeypatch) -> None:
+    _side_by_side(monkeypatch, {"C0": _found("C0"), "C1": MaintenanceWindow("down"), "C2": _found("C2")})
+    adapter, sink, outcome = FakeAdapter([]), Sink(), _outcome()
+    with pytest.raises(MaintenanceWindow):
+        _runner()._claims(adapter, _work(claims=[_claim(n) for n in range(3)], batch_size=5), sink, outcome)
+    assert adapter.calls == 0  # nothing looked up again
+    assert sorted(f.claim_number for _s, batch in sink.batches for f in batch) == ["C0", "C2"]
+    assert outcome.claims_checked == 2

@@ -116,3 +116,25 @@ def test_claim_status_reads_the_portals_json_not_its_pages(fresh_sandbox, make_a
     adapter.claims_from = "page"
     in_page = adapter.check_claim_status(queries[claim_number])
     assert found.model_dump(exclude={"provenance"}) == in_page.model_dump(exclude={"provenance"})
+
+
+def test_pages_of_one_session_check_claims_side_by_side(fresh_sandbox, make_adapter) -> None:
+    """Three pages of the one logged-in session check at once: oracle answers, one session, each claim once."""
+    from bots.session_pages import check_side_by_side
+
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    truth, queries = harness(fresh_sandbox, "oracle")["claims"], inventory(fresh_sandbox)
+    claims = [queries[n] for n in sorted(truth) if truth[n]["on_file"]][:9]
+    httpx.post(f"{fresh_sandbox.url}/_sandbox/{PAYER}/reset_stats")
+    fresh_sandbox.states[PAYER].faults.latency_ms = 50  # a real portal's wait, so the pages overlap
+    results = check_side_by_side(adapter, claims, 3)
+    assert sorted(results) == sorted(c.claim_number for c in claims)
+    for number, found in results.items():
+        assert not isinstance(found, BaseException), (number, found)
+        assert claim_differences(found, truth[number]) == [], number
+    stats = harness(fresh_sandbox, "stats")
+    assert sum(stats["login_attempts"].values()) == 0  # counted since the reset: nobody signed in again
+    assert stats["sessions_in_use_peak"] == 1 and stats["live_sessions"] == 1  # one session, one login
+    assert stats["requests_of_one_session_in_flight_peak"] >= 2  # its pages were in flight together
+    assert (stats["claims_looked_up"], stats["claims_looked_up_twice"]) == (len(claims), 0)
