@@ -48,11 +48,18 @@ class Waits:
     GOTO_ATTEMPTS = 3
 
     def _watch_documents(self) -> None:
-        """Note a 5xx document answer (also inside an iframe, which `goto` never sees); close declared modals."""
+        """Note a 5xx document answer (also inside an iframe, which `goto` never sees); close declared modals.
+
+        Any document the tab loads also ends `Html.fetched_evidence`: the tab is what is being read again.
+        """
         self._server_error: int | None = None
 
         def note(response: Response) -> None:
-            if response.status >= 500 and response.request.resource_type == "document":
+            if response.request.resource_type != "document":
+                return
+            # The tab (or one of its iframes) loaded a page: what fails next is read there, not in a fetched page.
+            self._last_fetched = None
+            if response.status >= 500:
                 self._server_error = response.status
 
         self.page.on("response", note)

@@ -20,11 +20,9 @@ class ClaimBridgeAdapter(PortalAdapter):
     """Works the ClaimBridge clearinghouse portal for one enrolled payer (the credential's `payer_name`)."""
 
     interruptions, login_form = ui.INTERRUPTIONS, ui.LOGIN
-    #: where claim status is read: "page" (the tab and its iframe) or "html" (the frame's own documents
-    #: fetched and parsed, none rendered). "html" is opt-in: fetched pages go through the context's request
-    #: API, past the tab's router, so a fault routed into the iframe (`page.route`, as the iframe
-    #: maintenance/5xx test does) never reaches them and that test fails with "html" as the default.
-    claims_from: Literal["html", "page"] = "page"
+    #: where claim status is read: "html" (the iframe's own documents fetched and parsed, none rendered)
+    #: or "page" (the tab and its iframe)
+    claims_from: Literal["html", "page"] = "html"
 
     def is_logged_in(self) -> bool:
         """A live session opens the workspace, or the payer picker (the payer is then picked again)."""
