@@ -217,6 +217,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/cluster-night", description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, default=8, help="claims per sandbox portal (default 8)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the sandbox's synthetic data")
+    parser.add_argument("--authorizations", type=int, default=30,
+                        help="prior authorizations per sandbox portal (default 30; each decided one is also a letter)")
     parser.add_argument("--workers", type=int, default=2, help="Prefect workers to start (default 2)")
     parser.add_argument("--accounts-per-portal", type=int, default=2,
                         help="sandbox logins stored per portal (default 2; more than the manifest's max_sessions "
@@ -225,7 +227,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         "$PAYERBOT_TEST_POSTGRES_URL if set, else a throw-away PostgreSQL)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds the night may take (default 600)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, data) at the end")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.authorizations < 0:
+        parser.error("--authorizations: 0 or more is expected")
+    return args
 
 
 def _interrupt(_signal: int, _frame: object) -> None:
@@ -282,7 +287,7 @@ def _night(args: argparse.Namespace, folder: Path, stack: ExitStack) -> tuple[in
         name="Prefect server", log=folder / "prefect-server.log", env=server_env))
 
     # While the server migrates its database: the sandbox, the work queue, credentials, browsers.
-    sandbox = stack.enter_context(SandboxServer(seed=args.seed, claims=args.claims,
+    sandbox = stack.enter_context(SandboxServer(seed=args.seed, claims=args.claims, authorizations=args.authorizations,
                                                 accounts_per_practice=args.accounts_per_portal))
     from flows.demo import fetch_inventory
     from workqueue.db import get_engine, init_db, session_scope

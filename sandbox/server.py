@@ -48,19 +48,20 @@ def fault_seed(seed: int, portal: str) -> int:
 def build_app(*, seed: int = 7, today: date | None = None, claims: int = 220,
               portals: Iterable[str] | None = None, faults: str | None = None,
               practices: tuple[str, ...] = DEFAULT_PRACTICES,
-              accounts_per_practice: int = 1) -> tuple[FastAPI, dict[str, PortalState]]:
+              accounts_per_practice: int = 1, authorizations: int = 30) -> tuple[FastAPI, dict[str, PortalState]]:
     """The sandbox application and the state of each portal in it, with a fault SPEC applied at start.
 
     `practices` and `accounts_per_practice` give each portal several logins, each of one client practice
     that sees only its own claims; the defaults are the one-login world of every existing test.
+    `authorizations` is how many prior authorizations each portal holds (each decided one is also a letter).
     """
     chosen = list(portals or available_portals())
     settings = parse_spec(faults or "", chosen)  # a bad SPEC fails before anything starts
     root = FastAPI(title="payerbot sandbox portals", docs_url=None, redoc_url=None, openapi_url=None)
     states: dict[str, PortalState] = {}
     for portal in chosen:
-        world = World(PROFILES[portal], seed=seed, today=today, claims=claims, practices=practices,
-                      accounts_per_practice=accounts_per_practice)
+        world = World(PROFILES[portal], seed=seed, today=today, claims=claims, authorizations=authorizations,
+                      practices=practices, accounts_per_practice=accounts_per_practice)
         states[portal] = PortalState(world, fault_seed=fault_seed(seed, portal))
         module = importlib.import_module(PORTAL_MODULES[portal])
         root.mount(f"/{portal}", FaultMiddleware(module.create_app(states[portal]), states[portal]))

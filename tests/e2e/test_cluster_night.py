@@ -27,6 +27,9 @@ from workqueue.models import BotRun, StatusFinding
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "cluster-night"
 SEED, CLAIMS, PER_PORTAL = 7, 8, 2
+# Each portal's first account downloads every letter and authorization: 6 authorizations (every status the
+# world draws) make ~9 letters instead of the default 30 and 30, and the night's longest account shorter.
+AUTHORIZATIONS = 6
 SUMMARY = re.compile(r"^cluster night: (\d+) workers, (\d+) accounts, (\d+) claims checked, (\d+) checked twice, "
                      r"sessions within limits: (yes|no)$")
 
@@ -47,7 +50,8 @@ class _Queue:
 
 def _oracles() -> dict[str, dict]:
     """Each portal's oracle, from a sandbox of the script's seed and size (the worlds are deterministic)."""
-    with SandboxServer(seed=SEED, claims=CLAIMS, accounts_per_practice=PER_PORTAL) as server:
+    with SandboxServer(seed=SEED, claims=CLAIMS, authorizations=AUTHORIZATIONS,
+                       accounts_per_practice=PER_PORTAL) as server:
         return {portal: httpx.get(f"{server.url}/_sandbox/{portal}/oracle").json() for portal in server.states}
 
 
@@ -56,7 +60,8 @@ def test_two_workers_share_one_night_within_every_payer_session_cap(tmp_path: Pa
         base = os.environ.get("PAYERBOT_TEST_POSTGRES_URL") or stack.enter_context(postgres_server())
         url = stack.enter_context(own_schema(base))
         # The script sets its own data, secrets and Prefect folders and server; the rest of the environment stays.
-        done = subprocess.run([str(SCRIPT), "--claims", str(CLAIMS), "--seed", str(SEED), "--database-url", url],
+        done = subprocess.run([str(SCRIPT), "--claims", str(CLAIMS), "--seed", str(SEED),
+                               "--authorizations", str(AUTHORIZATIONS), "--database-url", url],
                               env=os.environ | {"PAYERBOT_PYTHON": sys.executable}, capture_output=True, text=True,
                               timeout=420, cwd=tmp_path)
         lines = done.stdout.strip().splitlines()
