@@ -53,6 +53,27 @@ class Night:
             yield session
 
 
+@pytest.fixture(scope="session")
+def prefect_api() -> str:
+    """The Prefect API of this test process's flows, for the nights a test starts as `payerbot` subprocesses.
+
+    A subprocess without PREFECT_API_URL starts a temporary Prefect server of its own (7-9 s before the night
+    begins); pointed at this process's one, it starts at once, as a night does against a real Prefect server.
+    Killing the subprocess's process group still kills the whole night (Python, driver, Chromium).
+    """
+    from flows.env import configure_prefect
+
+    configure_prefect()  # this machine's Prefect settings, in case nothing imported `flows` yet
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import PREFECT_API_URL
+
+    if PREFECT_API_URL.value():
+        return PREFECT_API_URL.value()
+    server = SubprocessASGIServer()  # the one Prefect's client starts for this process's flows: started once
+    server.start()
+    return server.api_url
+
+
 @pytest.fixture
 def night_factory(payerbot_home: Path) -> Iterator[Callable[..., Night]]:
     """Start a sandbox, import its claims inventory and store its demo credentials (encrypted)."""

@@ -19,11 +19,11 @@ from workqueue.models import Document, StatusFinding, Task
 pytestmark = pytest.mark.e2e
 
 
-def test_a_night_killed_after_its_first_batches_resumes_without_duplicates(night_factory) -> None:
+def test_a_night_killed_after_its_first_batches_resumes_without_duplicates(night_factory, prefect_api) -> None:
     night = night_factory(portals=["meridian"], claims=120)
     process = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "nightly", "--payer", "meridian"],
-                               env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
+                               env={**os.environ, "PREFECT_API_URL": prefect_api}, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 300
         stored = 0

@@ -34,14 +34,16 @@ cli = CliRunner()
 
 
 
-def _kill_when(condition: Callable[[], bool], what: str, meanwhile: Callable[[], None] | None = None) -> None:
+def _kill_when(condition: Callable[[], bool], what: str, prefect_api: str,
+               meanwhile: Callable[[], None] | None = None) -> None:
     """Start `payerbot run nightly` in its own process group; SIGKILL the whole group once `condition` holds.
 
-    `meanwhile` runs after the condition holds and before the kill, while the night is still live.
+    The night uses the test process's Prefect API (`prefect_api`). `meanwhile` runs after the condition
+    holds and before the kill, while the night is still live.
     """
     process = subprocess.Popen([sys.executable, "-m", "flows.cli", "run", "nightly", "--payer", "meridian",
-                                "--force"], env={**os.environ}, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL, start_new_session=True)
+                                "--force"], env={**os.environ, "PREFECT_API_URL": prefect_api},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 240
         while not condition():
@@ -55,7 +57,7 @@ def _kill_when(condition: Callable[[], bool], what: str, meanwhile: Callable[[],
         process.wait(timeout=30)
 
 
-def test_a_night_killed_at_three_points_resumes_with_everything_once(night_factory, tmp_path) -> None:
+def test_a_night_killed_at_three_points_resumes_with_everything_once(night_factory, prefect_api, tmp_path) -> None:
     night = night_factory(portals=["meridian"], claims=60)
     sandbox = f"{night.server.url}/_sandbox/meridian"
     night.run()
@@ -69,7 +71,8 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
 
     # 1. The portal files the upload, then holds its confirmation page: killed in between.
     httpx.post(f"{sandbox}/faults", json={"hold_upload_s": 60}).raise_for_status()
-    _kill_when(lambda: len(httpx.get(f"{sandbox}/uploads").json()) == 1, "the portal accepted the upload")
+    _kill_when(lambda: len(httpx.get(f"{sandbox}/uploads").json()) == 1, "the portal accepted the upload",
+               prefect_api)
     with night.db() as session:
         packet = session.exec(select(RecordsPacket)).one()
     assert packet.status == "uploading" and packet.confirmation_number is None  # the database never heard
@@ -79,7 +82,7 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     downloads = night.stats("meridian")["downloads_started"]
     second: dict = {}
     _kill_when(lambda: night.stats("meridian")["downloads_started"] > downloads, "a letter download started",
-               meanwhile=lambda: second.update(night.run(force=True)))
+               prefect_api, meanwhile=lambda: second.update(night.run(force=True)))
     # A second run started while the first is live does not touch the account it holds, and says so.
     assert second["accounts"] == [] and "held by live run" in second["skipped"]["meridian/main"]
     assert second["interrupted"] == []  # the live run is not taken for a dead one
@@ -93,7 +96,7 @@ def test_a_night_killed_at_three_points_resumes_with_everything_once(night_facto
     httpx.post(f"{sandbox}/faults", json={"hold_download_s": 0}).raise_for_status()
     searches = night.stats("meridian")["counters"].get("searches", 0)
     _kill_when(lambda: night.stats("meridian")["counters"].get("searches", 0) >= searches + 10,
-               "ten claim searches")
+               "ten claim searches", prefect_api)
 
     final = night.run(force=True)
     # each run marked the one killed before it; this one marks the last
