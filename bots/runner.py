@@ -167,6 +167,9 @@ class AccountRunner:
     def run(self, work: AccountWork, sink: FindingSink) -> AccountOutcome:
         """Do the account's work; typed errors become PortalProblem findings, never exceptions."""
         outcome = AccountOutcome(payer_id=work.payer_id, account=work.credential.account, started_at=time.time())
+        if self.stop_payer.is_set():  # another lane found the portal changed tonight: not even a login
+            outcome.stopped_by, outcome.finished_at = "PortalChanged", time.time()
+            return outcome
         try:
             return self._run(work, sink, outcome)
         finally:

@@ -99,8 +99,7 @@ def account_night(payer_id: str, account: str, run_id: int, claim_numbers: list[
     def slot() -> Any:
         return concurrency(limit_name(payer_id), occupy=1, strict=True)
 
-    # A PortalChanged here stops this lane; the payer's lanes on other workers run their own course (each
-    # stops after its own failures, and the operator task blocks the account for the next night).
+    # A PortalChanged here stops this lane and, through the database, the payer's lanes on other workers.
     with shared_browser() as endpoint:  # the worker's Chromium (PAYERBOT_BROWSER_WS), else one for this run
         outcome, counts = work_lane(work, run_id, maintenance_wait_s, endpoint, session_slot=slot,
                                     stop_payer=threading.Event())

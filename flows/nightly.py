@@ -27,6 +27,7 @@ from bots.registry import get_adapter, registry
 from bots.runner import AccountOutcome, AccountRunner, AccountWork, launched_browser, problem_from
 from flows.assign import assign_payer
 from flows.edi_intake import import_inbox, inbox_summary
+from flows.payer_stop import shared_payer_stop
 from workqueue import accounts
 from workqueue.config import Rules, load_rules
 from workqueue.db import get_engine, init_db, session_scope
@@ -264,7 +265,8 @@ def work_lane(work: AccountWork, run_id: int, maintenance_wait_s: float, browser
 
     Shared by the one-process night (`work_account`) and the cluster's flow run per account (flows.cluster):
     `session_slot` is the payer's cap (default: this process's semaphore; the cluster: a Prefect global
-    concurrency limit) and `stop_payer` the flag the payer's lanes share (default: this run's, in this process).
+    concurrency limit) and `stop_payer` the flag the payer's lanes share in this process (default: this
+    run's); through the database it reaches the payer's lanes on other workers too (flows.payer_stop).
     The lane opens its context in the worker's shared Chromium (`browser_endpoint`), or its own without one.
     """
     logger = get_run_logger()
@@ -282,7 +284,8 @@ def work_lane(work: AccountWork, run_id: int, maintenance_wait_s: float, browser
         if stop_payer is None:
             stop_payer = _payer_stops.setdefault((run_id, work.payer_id), threading.Event())
         slot = session_slot() if session_slot is not None else _session_limit(work.payer_id)
-        with slot, launched_browser(endpoint=browser_endpoint) as browser:
+        shared_stop = shared_payer_stop(run_id, work.payer_id, work.credential.account, stop_payer, _db)
+        with shared_stop, slot, launched_browser(endpoint=browser_endpoint) as browser:
             runner = AccountRunner(browser, get_adapter(work.payer_id), store=CredentialStore(),
                                    evidence=EvidenceStore(), download_dir=home / "downloads" / f"run-{run_id}",
                                    stop_payer=stop_payer, lease_lost=lease_lost)

@@ -338,6 +338,17 @@ class SignInThrottle(SQLModel, table=True):
     locked_until: datetime | None = _when(default=None)
 
 
+class PayerStop(SQLModel, table=True):
+    """A payer whose portal changed during a bot run: every lane of it, on any worker, stops for that run."""
+
+    __tablename__ = "payer_stop"
+
+    run_id: int = Field(primary_key=True)
+    payer_id: str = Field(primary_key=True)
+    account: str  # the lane that found the changed page
+    at: datetime = _when(default_factory=utc_now)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only record of who saw or changed what, when and from where (HIPAA 164.312(b)); never updated."""
 

@@ -276,3 +276,10 @@ def test_checks_the_pages_made_are_kept_when_the_account_stops(monkeypatch) -> N
     assert adapter.calls == 0  # nothing looked up again
     assert sorted(f.claim_number for _s, batch in sink.batches for f in batch) == ["C0", "C2"]
     assert outcome.claims_checked == 2
+
+
+def test_a_lane_whose_payer_was_stopped_tonight_does_not_sign_in() -> None:
+    runner = _runner()
+    runner.stop_payer.set()
+    outcome = runner.run(_work(claims=[_claim(1)]), Sink())  # no browser: opening a session would fail
+    assert outcome.stopped_by == "PortalChanged" and outcome.logins == 0 and outcome.claims_checked == 0

@@ -46,7 +46,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_head_builds_exactly_the_model_schema(engine, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the migrations are found through the package, not the current directory
     init_db(engine)
-    assert version(engine) == head_revision() == "0006"
+    assert version(engine) == head_revision() == "0007"
     tables = set(inspect(engine).get_table_names())
     assert tables == set(SQLModel.metadata.tables) | {"alembic_version"}
     assert schema_diff(engine) == []
