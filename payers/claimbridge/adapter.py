@@ -87,7 +87,17 @@ class ClaimBridgeAdapter(PortalAdapter):
         self.fail_on(found, PortalChanged, f"a list went on for more than {MAX_PAGES} pages")
 
     def _claim_search_frame(self) -> HtmlPage:
-        """The workspace's Claim Status tab, then its iframe's search form, fetched as the tab loads them."""
+        """The iframe's search form: straight from its address once known in this session, else via the workspace.
+
+        The workspace only says where the frame is, and that does not change within a session: after the
+        first check its page is skipped (one request of about five). A frame that answers with the payer
+        picker (the portal forgot the payer) is reached through the workspace again, which picks it.
+        """
+        known = getattr(self, "_frame_url", None)
+        if known is not None:
+            form = self.fetch_page(known)
+            if self.answer(form, {"form": ui.Search.form, "picker": ui.PICKER}) == "form":
+                return form
         workspace = self.fetch_page("workspace")
         if self.answer(workspace, {"in": ui.WORKSPACE, "picker": ui.PICKER}) == "picker":
             workspace = self._pick_payer_html(workspace)
@@ -102,6 +112,7 @@ class ClaimBridgeAdapter(PortalAdapter):
             self.fail_on(workspace, PortalChanged, f"expected frame missing: {ui.Search.iframe}")
         form = self.fetch_page(urljoin(workspace.url, frames[0].get("src")))
         self.answer(form, ui.Search.form)  # layout 2 renamed the form: PortalChanged
+        self._frame_url = form.url
         return form
 
     def _pick_payer_html(self, picker: HtmlPage) -> HtmlPage:
