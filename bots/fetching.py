@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
@@ -42,6 +42,11 @@ class PageFetch(Protocol):
                  form: dict[str, str] | None = None, *, timeout_ms: float = 15_000,
                  redirects: bool = True) -> tuple[int, str, str]:
         """Send one request (redirects followed unless `redirects` is False) and return the last answer."""
+
+
+def header_value(headers: Iterable[dict], name: str) -> str:
+    """A header's value from a HAR- or Playwright-style list of {name, value} (case ignored), or ''."""
+    return next((h["value"] for h in headers if h["name"].lower() == name), "")
 
 
 def with_query(url: str, params: dict[str, str] | None) -> str:
@@ -73,18 +78,17 @@ class Exchange:
     @property
     def content_type(self) -> str:
         """The answer's media type (no parameters), lower case."""
-        value = next((h["value"] for h in self.headers if h["name"].lower() == "content-type"), "")
-        return value.split(";")[0].strip().lower()
+        return header_value(self.headers, "content-type").split(";")[0].strip().lower()
 
     @property
     def location(self) -> str:
         """The answer's Location header, or ''."""
-        return next((h["value"] for h in self.headers if h["name"].lower() == "location"), "")
+        return header_value(self.headers, "location")
 
     def text(self) -> str:
         """The body decoded by its declared charset (UTF-8 when none is declared)."""
         message = Message()
-        message["content-type"] = next((h["value"] for h in self.headers if h["name"].lower() == "content-type"), "")
+        message["content-type"] = header_value(self.headers, "content-type")
         charset = message.get_content_charset() or "utf-8"
         try:
             return self.content.decode(charset, "replace")

@@ -28,7 +28,7 @@ from bots.adapter import OneTimeCodeProvider, PortalAdapter, PortalSession
 from bots.credentials import Credential, CredentialStore
 from bots.errors import PortalError
 from bots.evidence import EvidenceStore
-from bots.fetching import HarEntries, RequestApiFetch
+from bots.fetching import HarEntries, RequestApiFetch, header_value
 from bots.files import private_dir, write_private
 from bots.findings import ClaimQuery, CorrespondenceFinding, RecordsPacket
 from bots.har import scrub_har
@@ -427,8 +427,7 @@ def _tag_entries(har: dict, marks: list[tuple[datetime, str]]) -> None:
 
 def _attachment_name(entry: dict) -> str | None:
     """The file name a response sent in Content-Disposition (the RFC 5987 `filename*` form first), or None."""
-    disposition = next((h["value"] for h in entry["response"].get("headers", [])
-                        if h["name"].lower() == "content-disposition"), "")
+    disposition = header_value(entry["response"].get("headers", []), "content-disposition")
     extended = re.search(r"filename\*=(?:UTF-8|utf-8)''([^;]+)", disposition)
     if extended:
         return unquote(extended.group(1).strip())

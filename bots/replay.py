@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
 from playwright.sync_api import Browser, BrowserContext, Request, Route
 
-from bots.fetching import MAX_HOPS, redirect_target, with_query
+from bots.fetching import MAX_HOPS, header_value, redirect_target, with_query
 
 #: entry field naming the recorded case an entry belongs to (written by bots.recording)
 CASE_FIELD = "_payerbot_case"
@@ -33,10 +32,6 @@ def load_har(path: str | Path) -> list[dict]:
     return json.loads(Path(path).read_text(encoding="utf-8"))["log"]["entries"]
 
 
-def _header(headers: Iterable[dict], name: str) -> str:
-    return next((h["value"] for h in headers if h["name"].lower() == name), "")
-
-
 def _loose_body(content_type: str) -> bool:
     """Bodies that differ on every send (a multipart upload's random boundary) match on method + URL."""
     return content_type.lower().startswith("multipart/")
@@ -46,7 +41,7 @@ def entry_key(entry: dict) -> Key:
     """The key a recorded request is found under: (method, URL, body), body None when it is volatile."""
     request = entry["request"]
     post = request.get("postData") or {}
-    content_type = post.get("mimeType") or _header(request.get("headers", []), "content-type")
+    content_type = post.get("mimeType") or header_value(request.get("headers", []), "content-type")
     body = None if _loose_body(content_type) else post.get("text", "")
     return request["method"], request["url"].split("#")[0], body
 
@@ -100,7 +95,7 @@ class OrderedReplay:
             route.abort("failed")
             return
         response = entry["response"]
-        location = _header(response.get("headers", []), "location")
+        location = header_value(response.get("headers", []), "location")
         if 300 <= response["status"] < 400 and location:
             target = urljoin(request.url, location)
             if request.is_navigation_request():
@@ -148,7 +143,8 @@ class OrderedReplay:
             text = content.get("text") or ""
             if content.get("encoding") == "base64":
                 text = base64.b64decode(text).decode("utf-8", "replace")
-            location = redirect_target(response["status"], _header(response.get("headers", []), "location"), key[1])
+            headers = response.get("headers", [])
+            location = redirect_target(response["status"], header_value(headers, "location"), key[1])
             if location is None or not redirects:
                 return response["status"], key[1], text
             method = "GET" if response["status"] not in (307, 308) else method

@@ -178,6 +178,8 @@ class Html:
     html_timeout_ms: ClassVar[float] = 15_000
     #: attempts for one GET (safe to repeat), spaced ~0.3 s, 0.6 s (+ jitter), as `Waits.goto`
     FETCH_ATTEMPTS = 3
+    #: the last page fetched and the tab's URL then (cleared when the tab loads a document): see `fetched_evidence`
+    _last_fetched: tuple[HtmlPage, str] | None = None
 
     def fetch_page(self, path: str, params: dict[str, str] | None = None) -> HtmlPage:
         """GET a portal page (a path on the portal, or an absolute link read from a page) with the session's cookies."""
@@ -246,7 +248,7 @@ class Html:
         A reading step (`claim_finding`, `build`) fails through `fail`, which would otherwise screenshot
         the tab, a page that has nothing to do with what was read.
         """
-        last = getattr(self, "_last_fetched", None)
+        last = self._last_fetched
         if last is None or last[1] != self.session.page.url:
             return None
         return last[0]

@@ -23,6 +23,8 @@ class ClaimBridgeAdapter(PortalAdapter):
     #: where claim status is read: "html" (the iframe's own documents fetched and parsed, none rendered)
     #: or "page" (the tab and its iframe)
     claims_from: Literal["html", "page"] = "html"
+    #: the iframe's search form, once the workspace has said where it is (it stays there within a session)
+    _frame_url: str | None = None
 
     def is_logged_in(self) -> bool:
         """A live session opens the workspace, or the payer picker (the payer is then picked again)."""
@@ -93,9 +95,8 @@ class ClaimBridgeAdapter(PortalAdapter):
         first check its page is skipped (one request of about five). A frame that answers with the payer
         picker (the portal forgot the payer) is reached through the workspace again, which picks it.
         """
-        known = getattr(self, "_frame_url", None)
-        if known is not None:
-            form = self.fetch_page(known)
+        if self._frame_url is not None:
+            form = self.fetch_page(self._frame_url)
             if self.answer(form, {"form": ui.Search.form, "picker": ui.PICKER}) == "form":
                 return form
         workspace = self.fetch_page("workspace")
