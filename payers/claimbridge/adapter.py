@@ -25,6 +25,8 @@ class ClaimBridgeAdapter(PortalAdapter):
     claims_from: Literal["html", "page"] = "html"
     #: the iframe's search form, once the workspace has said where it is (it stays there within a session)
     _frame_url: str | None = None
+    #: the search form as last fetched: posted again for the next check (its CSRF token is the session's)
+    _search_form: HtmlPage | None = None
 
     def is_logged_in(self) -> bool:
         """A live session opens the workspace, or the payer picker (the payer is then picked again)."""
@@ -60,10 +62,8 @@ class ClaimBridgeAdapter(PortalAdapter):
         if self.claims_from == "page":
             return self.check_claim_status_in_page(claim)
         s = ui.Search
-        form = self._claim_search_frame()
         by_subscriber = {s.subscriber: claim.member_id, s.service_date: f"{claim.date_of_service:%m/%d/%Y}"}
-        typed = {s.icn: claim.payer_claim_number} if claim.payer_claim_number else by_subscriber
-        found = self.submit_form(form, s.form, self._field_names(form, typed))
+        found = self._search({s.icn: claim.payer_claim_number} if claim.payer_claim_number else by_subscriber)
         answer = self.answer(found, {"results": s.results, "none": s.none}, errors={ui.ALERT: PortalError})
         shown = found.texts({"txn": s.transaction, "none": s.none})
         if not shown["txn"]:  # every search prints its Transaction ID, the answer's reference
@@ -87,6 +87,25 @@ class ClaimBridgeAdapter(PortalAdapter):
             found = self.fetch_page(next_page)
             self.answer(found, s.results)
         self.fail_on(found, PortalChanged, f"a list went on for more than {MAX_PAGES} pages")
+
+    def _search(self, typed: dict[str, str | None]) -> HtmlPage:
+        """Post the search on the form kept from the last check, or on a freshly fetched one.
+
+        The form's only state is the session's CSRF token, so within a session it is posted again without
+        being fetched (one request of four per check). A kept form the portal answers with the form again
+        (a token of an earlier session: "could not be verified") or with the payer picker is fetched anew
+        and posted once more; the refused post performed no search.
+        """
+        s = ui.Search
+        if (kept := self._search_form) is not None:
+            found = self.submit_form(kept, s.form, self._field_names(kept, typed))
+            if not (found.has(s.form) or found.has(ui.PICKER)):
+                return found
+            self._search_form = None
+        form = self._claim_search_frame()
+        found = self.submit_form(form, s.form, self._field_names(form, typed))
+        self._search_form = form
+        return found
 
     def _claim_search_frame(self) -> HtmlPage:
         """The iframe's search form: straight from its address once known in this session, else via the workspace.

@@ -95,6 +95,36 @@ def test_a_payer_forgotten_after_a_check_is_picked_again_before_the_next(fresh_s
     assert all(record.data.get("payer") == "LHC" for record in state.sessions.values())
 
 
+def test_the_kept_search_form_is_posted_again_and_a_refused_one_fetched_anew(fresh_sandbox, make_adapter):
+    """Within a session the frame's form is posted again unfetched: a check by ICN is its search, the results
+    page the search redirects to and the claim's detail, three requests. A kept form whose token the portal
+    no longer accepts (it answers "could not be verified") is fetched again; the refused post searched nothing."""
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    adapter.claims_from = "html"
+    truth = harness(fresh_sandbox, "oracle")["claims"]
+    rows = csv.DictReader(io.StringIO(httpx.get(f"{fresh_sandbox.url}/_sandbox/{PAYER}/inventory.csv").text))
+    by_icn = [r["claim_number"] for r in rows if r["payer_claim_number"] and truth[r["claim_number"]]["on_file"]]
+
+    def checked(number: str) -> dict:
+        before = harness(fresh_sandbox, "stats")["counters"]
+        finding = adapter.check_claim_status(query(fresh_sandbox, number))
+        assert claim_differences(finding, truth[number]) == [], number
+        after = harness(fresh_sandbox, "stats")["counters"]
+        return {k: after.get(k, 0) - before.get(k, 0) for k in ("requests", "searches")}
+
+    first = checked(by_icn[0])
+    assert first["searches"] == 1 and first["requests"] >= 5  # the workspace and the form came first
+    assert checked(by_icn[1]) == {"requests": 3, "searches": 1}
+    state = fresh_sandbox.states[PAYER]
+    with state.lock:
+        for record in state.sessions.values():
+            record.csrf_token = "rotated-by-the-portal"
+    # the refused post, the form fetched again (its address is known), the search, its results, the detail
+    assert checked(by_icn[2]) == {"requests": 5, "searches": 1}
+    assert checked(by_icn[3]) == {"requests": 3, "searches": 1}
+
+
 def test_subscriber_search_walks_result_pages_to_our_claim(sandbox, make_adapter):
     claims = [c for c in sandbox.states[PAYER].world.claims if c.on_file]
     busiest = Counter(c.member.member_id for c in claims).most_common(1)[0][0]  # 180 days of claims, 10 a page
@@ -239,8 +269,8 @@ def test_claim_status_is_read_from_the_fetched_frame_documents_not_the_tab(sandb
         in_page = adapter.check_claim_status(queries[number])
         assert in_page.model_dump(exclude={"provenance"}) == fetched[number].model_dump(exclude={"provenance"})
     rendered = counted() - before
-    # The same searches, result pages and lookups; the fetched path skips the workspace page after its first
-    # check (the frame's address is known), so it sends fewer requests, the same number fewer for each check.
+    # The same searches, result pages and lookups; the fetched path skips the workspace page and the form after
+    # its first check (it posts the form it kept), so it sends fewer requests, the same number fewer each check.
     assert {k: rendered[k] for k in ("searches", "claimbridge_result_pages", "lookups")} == \
         {k: html_requests[k] for k in ("searches", "claimbridge_result_pages", "lookups")}
     saved = rendered["requests"] - html_requests["requests"]
