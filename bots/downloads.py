@@ -30,7 +30,7 @@ from playwright.sync_api import Download, Page
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Response as PlaywrightResponse
 
-from bots.errors import PortalChanged, PortalError, PortalUnavailable
+from bots.errors import MaintenanceWindow, PortalChanged, PortalError, PortalUnavailable
 from bots.urls import safe_url
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ log = logging.getLogger("payerbot.downloads")
 PDF_MAGIC = b"%PDF-"
 PDF_END = b"%%EOF"
 DEFAULT_ATTEMPTS = 3
+FETCHED_ATTEMPTS = 5  # a fetched attempt is one request (no browser download to wait for and delete)
 DEFAULT_START_TIMEOUT_S = 30.0
 DEFAULT_SPACING_S = 0.5  # first pause between attempts; doubles each time, at most MAX_SPACING_S
 MAX_SPACING_S = 4.0
@@ -108,6 +109,19 @@ def _local_copy(download: Download, target_dir: Path) -> tuple[Path, bool]:
         return copy, True
 
 
+def _store_pdf(data: bytes | None, target_dir: Path, max_bytes: int, where: str) -> tuple[Path, str, bytes]:
+    """Check a downloaded body (None: over the cap) and store it once: (path, sha256, bytes)."""
+    if data is None or len(data) > max_bytes:
+        raise DownloadTooLarge(f"the download is larger than the {_human(max_bytes)} cap; nothing was "
+                               "stored (raise [limits] max_download_mb in the rules if such letters are "
+                               "expected)", url=where)
+    if not data.startswith(PDF_MAGIC):
+        raise PortalChanged("a letter download is not a PDF", url=where)
+    if PDF_END not in data[-2048:]:
+        raise _Retry(f"the PDF was cut short ({_human(len(data))} received)")
+    return (*store_once(data, target_dir), data)
+
+
 def _human(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MiB" if size >= 1024 * 1024 else f"{size} bytes"
 
@@ -168,16 +182,7 @@ def fetch_pdf(page: Page, click: Callable[[], None], *, target_dir: Path, max_by
                 raise _Retry(f"the browser reported the download as failed: {failure}")
             local, is_copy = _local_copy(download, target_dir)
             copy = local if is_copy else None
-            data = _read_capped(local, max_bytes)
-            if data is None:
-                raise DownloadTooLarge(f"the download is larger than the {_human(max_bytes)} cap; nothing was "
-                                       "stored (raise [limits] max_download_mb in the rules if such letters are "
-                                       "expected)", url=where)
-            if not data.startswith(PDF_MAGIC):
-                raise PortalChanged("a letter download is not a PDF", url=where)
-            if PDF_END not in data[-2048:]:
-                raise _Retry(f"the PDF was cut short ({_human(len(data))} received)")
-            path, sha = store_once(data, target_dir)
+            path, sha, data = _store_pdf(_read_capped(local, max_bytes), target_dir, max_bytes, where)
             return StoredDownload(path=path, sha256=sha, size=len(data),
                                   suggested_filename=download.suggested_filename)
         except _Retry as why:
@@ -201,6 +206,41 @@ def fetch_pdf(page: Page, click: Callable[[], None], *, target_dir: Path, max_by
         if attempt < attempts:
             time.sleep(min(MAX_SPACING_S, spacing_s * 2 ** (attempt - 1)))
     raise PortalUnavailable(f"letter download failed {attempts} times: {'; '.join(reasons)}", url=where)
+
+
+def fetch_pdf_at(get: Callable[[], tuple[int, bytes]], *, target_dir: Path, max_bytes: int, url: str,
+                 file_name: str, refused: Callable[[bytes], None] | None = None,
+                 attempts: int = FETCHED_ATTEMPTS, spacing_s: float = DEFAULT_SPACING_S) -> StoredDownload:
+    """Download one PDF by fetching its link's address (`get()` -> status, body), checked as `fetch_pdf` checks.
+
+    No browser download is involved, so none is spaced out or deleted. The request API holds the whole
+    answer in memory; one over `max_bytes` is still never stored. An answer that is no PDF goes to
+    `refused` first (an adapter raises SessionExpired or MaintenanceWindow there for its sign-in or
+    maintenance page); a 4xx or 5xx one is then tried again, spaced out, as a click that started no
+    download would be.
+    """
+    reasons: list[str] = []
+    for attempt in range(1, attempts + 1):
+        try:
+            try:
+                status, data = get()
+            except PortalUnavailable as lost:  # the answer broke off (a cut body): tried again, as a cut PDF is
+                if isinstance(lost, MaintenanceWindow):
+                    raise
+                raise _Retry(lost.message) from lost
+            if not data.startswith(PDF_MAGIC):
+                if refused is not None:
+                    refused(data)
+                if status >= 400:
+                    raise _Retry(f"the portal answered HTTP {status}")
+            path, sha, data = _store_pdf(data, target_dir, max_bytes, url)
+            return StoredDownload(path=path, sha256=sha, size=len(data), suggested_filename=file_name)
+        except _Retry as why:
+            reasons.append(str(why))
+            log.info("download attempt %d/%d failed: %s", attempt, attempts, why)
+        if attempt < attempts:
+            time.sleep(min(MAX_SPACING_S, spacing_s * 2 ** (attempt - 1)))
+    raise PortalUnavailable(f"letter download failed {attempts} times: {'; '.join(reasons)}", url=url)
 
 
 def download_letter(adapter: PortalAdapter, click: Callable[[], None], *,

@@ -36,11 +36,14 @@ MAX_HOPS = 10
 
 
 class PageFetch(Protocol):
-    """A transport for adapter-made requests: (method, url, query, form) -> (status, final url, body text)."""
+    """A transport for adapter-made requests: (method, url, query, form) -> (status, final url, body).
+
+    The body is text (decoded by its charset), or the answer's bytes with `binary` (a downloaded file).
+    """
 
     def __call__(self, method: str, url: str, params: dict[str, str] | None = None,
                  form: dict[str, str] | None = None, *, timeout_ms: float = 15_000,
-                 redirects: bool = True) -> tuple[int, str, str]:
+                 redirects: bool = True, binary: bool = False) -> tuple[int, str, str | bytes]:
         """Send one request (redirects followed unless `redirects` is False) and return the last answer."""
 
 
@@ -106,7 +109,7 @@ class HopByHop:
 
     def __call__(self, method: str, url: str, params: dict[str, str] | None = None,
                  form: dict[str, str] | None = None, *, timeout_ms: float = 15_000,
-                 redirects: bool = True) -> tuple[int, str, str]:
+                 redirects: bool = True, binary: bool = False) -> tuple[int, str, str | bytes]:
         """Send the request; follow redirects (303 and 302 as GET, as browsers do); return the last answer."""
         url, body = with_query(url, params), urlencode(form) if form is not None else None
         for _hop in range(MAX_HOPS):
@@ -115,7 +118,7 @@ class HopByHop:
                 observer(exchange)
             target = redirect_target(exchange.status, exchange.location, url)
             if target is None or not redirects:
-                return exchange.status, url, exchange.text()
+                return exchange.status, url, exchange.content if binary else exchange.text()
             if exchange.status not in (307, 308):
                 method, body = "GET", None
             url = target

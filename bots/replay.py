@@ -124,7 +124,7 @@ class OrderedReplay:
 
     def fetch(self, method: str, url: str, params: dict[str, str] | None = None,
               form: dict[str, str] | None = None, *, timeout_ms: float = 0, redirects: bool = True,
-              ) -> tuple[int, str, str]:
+              binary: bool = False) -> tuple[int, str, str | bytes]:
         """A request the adapter makes itself (`PortalSession.fetch`), answered from the recording in order.
 
         The key is what `bots.fetching.RequestApiFetch` sent when recording: the query and the form
@@ -137,19 +137,18 @@ class OrderedReplay:
             entry = self.answer(key)
             if entry is None:
                 self.misses.append(f"{key[0]} {key[1].split('?')[0]}")
-                return 502, key[1], ""
+                return 502, key[1], b"" if binary else ""
             response = entry["response"]
             content = response.get("content") or {}
             text = content.get("text") or ""
-            if content.get("encoding") == "base64":
-                text = base64.b64decode(text).decode("utf-8", "replace")
+            raw = base64.b64decode(text) if content.get("encoding") == "base64" else text.encode("utf-8")
             headers = response.get("headers", [])
             location = redirect_target(response["status"], header_value(headers, "location"), key[1])
             if location is None or not redirects:
-                return response["status"], key[1], text
+                return response["status"], key[1], raw if binary else raw.decode("utf-8", "replace")
             method = "GET" if response["status"] not in (307, 308) else method
             key = (method, location.split("#")[0], key[2] if method != "GET" else "")
-        return 502, key[1], ""
+        return 502, key[1], b"" if binary else ""
 
 
 def case_entries(entries: list[dict], case_id: str) -> list[dict]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import random
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, NoReturn
 from urllib.parse import urljoin
@@ -27,7 +27,9 @@ import lxml.html
 from cssselect import SelectorError
 from lxml.etree import ParserError
 
+from bots.downloads import StoredDownload, fetch_pdf_at
 from bots.errors import MaintenanceWindow, PortalChanged, PortalError, PortalUnavailable
+from bots.kit.paging import MAX_PAGES
 from bots.kit.reading import by_columns
 from bots.kit.waits import INTERRUPTION_ERRORS, Outcomes
 from bots.parsing import clean_text, optional_text
@@ -155,6 +157,18 @@ class HtmlPage:
             rows.append(row)
         return rows
 
+    def labelled(self, selector: str) -> dict[str, str] | None:
+        """A (label, value) detail table as a dict (cells paired along each row, as `Reading.labelled`)."""
+        tables = self.select(selector)
+        if not tables:
+            return None
+        pairs = {}
+        for tr in tables[0].cssselect("tr"):
+            cells = [c for c in tr if isinstance(c.tag, str) and c.tag in ("td", "th")]
+            for label, value in zip(cells[::2], cells[1::2], strict=False):
+                pairs[clean_text(inner_text(label))] = clean_text(inner_text(value))
+        return pairs
+
     def link(self, selector: str) -> str | None:
         """The absolute address of the first matching link, or None."""
         found = [e for e in self.select(selector) if e.get("href")]
@@ -210,12 +224,7 @@ class Html:
         Interruption pages first (maintenance, captcha, signed out, error page), then refusal banners
         (`errors`: selector -> typed error, their text the message), then the answers; none is PortalChanged.
         """
-        for key, css in self.interruptions.selectors(signed_out_ok=signed_out_ok).items():
-            if page.has(css):
-                if key == "_error_page":
-                    self.fail_on(page, PortalChanged, f"portal error page: {clean_text(page.text(css))[:80]}")
-                error, message = INTERRUPTION_ERRORS[key]
-                self.fail_on(page, error, message)
+        self.raise_interruption(page, signed_out_ok=signed_out_ok)
         for css, error in (errors or {}).items():
             if page.has(css):
                 self.fail_on(page, error, f"the portal refused: {clean_text(page.text(css))[:120]}")
@@ -224,6 +233,45 @@ class Html:
             if page.has(css):
                 return key
         self.fail_on(page, PortalChanged, f"none of the expected outcomes appeared: {sorted(wanted)}")
+
+    def page_walk(self, first: HtmlPage, next_link: str, answer: Outcomes) -> Iterator[HtmlPage]:
+        """Each page of a fetched list: `first`, then each `next_link` fetched (its `answer` shown) until it is gone."""
+        page = first
+        for _number in range(MAX_PAGES):
+            yield page
+            if (href := page.link(next_link)) is None:
+                return
+            page = self.fetch_page(href)
+            self.answer(page, answer)
+        self.fail_on(page, PortalChanged, f"a list went on for more than {MAX_PAGES} pages")
+
+    def raise_interruption(self, page: HtmlPage, *, signed_out_ok: bool = False) -> None:
+        """The typed error of an interruption page (maintenance, captcha, signed out, error page), if it is one."""
+        for key, css in self.interruptions.selectors(signed_out_ok=signed_out_ok).items():
+            if page.has(css):
+                if key == "_error_page":
+                    self.fail_on(page, PortalChanged, f"portal error page: {clean_text(page.text(css))[:80]}")
+                error, message = INTERRUPTION_ERRORS[key]
+                self.fail_on(page, error, message)
+
+    def fetch_letter(self, href: str, file_name: str) -> StoredDownload:
+        """Download a letter by fetching its link (no browser download), stored once as `download_letter` stores.
+
+        An answer that is no PDF but the portal's sign-in or maintenance page raises its typed error.
+        """
+        url = self.session.url(href) if not href.startswith(("http://", "https://")) else href
+
+        def get() -> tuple[int, bytes]:
+            status, _url, body = self.session.fetch("GET", url, timeout_ms=self.html_timeout_ms, binary=True)
+            return status, body if isinstance(body, bytes) else body.encode()
+
+        def refused(body: bytes) -> None:
+            self.raise_interruption(HtmlPage(url=url, status=200, html=body.decode("utf-8", "replace")))
+
+        session = self.session
+        return fetch_pdf_at(get, target_dir=session.download_dir or session.evidence.root.parent / "downloads",
+                            max_bytes=session.max_download_bytes, url=safe_url(url), file_name=file_name,
+                            refused=refused)
 
     def page_rows(self, page: HtmlPage, table: str, columns: dict[str, str]) -> list[dict[str, str | None]]:
         """A table's rows as field dicts (`columns`: header -> field, plus '_href'); a lost column is PortalChanged."""

@@ -38,9 +38,11 @@ _LABELLED_JS = """(table) => Object.fromEntries([...table.querySelectorAll('tr')
   const cells = [...tr.children]; const pairs = [];
   for (let i = 0; i + 1 < cells.length; i += 2) { pairs.push([cells[i].innerText.trim(), cells[i + 1].innerText]); }
   return pairs; }))"""
-#: a letter row as an adapter yields it: (portal id, title, letter date text, the click that downloads it),
-#: optionally followed by the file name the list shows (the suggested name then; else the download's own)
-LetterRow = tuple[str, str, str | None, Callable[[], None]] | tuple[str, str, str | None, Callable[[], None], str]
+#: a letter row as an adapter yields it: (portal id, title, letter date text, its download), optionally
+#: followed by the file name the list shows (the suggested name then; else the download's own). The download
+#: is the click that starts the browser's download, or the link's address, fetched (`Html.fetch_letter`)
+LetterRow = (tuple[str, str, str | None, Callable[[], None] | str]
+             | tuple[str, str, str | None, Callable[[], None] | str, str])
 
 
 def _one(element: Locator, script: str):
@@ -209,12 +211,13 @@ class Reading:
                                   reference_number=reference,
                                   provenance=self.provenance(" ".join(filter(None, [raw, reference])), url=url))
 
-    def authorization(self, fields: dict[str, str | None], statuses: dict[str, str]) -> AuthorizationFinding:
-        """An authorization from its field texts; the portal's status words mapped by `statuses` (casefold)."""
+    def authorization(self, fields: dict[str, str | None], statuses: dict[str, str], *,
+                      url: str | None = None) -> AuthorizationFinding:
+        """An authorization from its field texts (read at `url` when fetched); status words mapped by `statuses`."""
         self.required(fields, "auth_number", "raw_status")
         status = statuses.get(fields["raw_status"].casefold())
         return self.build(AuthorizationFinding, **{**fields, "status": status},
-                          provenance=self.provenance(fields["raw_status"]))
+                          provenance=self.provenance(fields["raw_status"], url=url))
 
     def letters(self, rows: Iterable[LetterRow], known_ids: set[str], *,
                 since: date | None = None) -> list[CorrespondenceFinding | PortalProblem]:
@@ -241,7 +244,10 @@ class Reading:
                 click()
 
             try:
-                stored = download_letter(self, spaced, after_failure=self.check_interruptions)
+                if isinstance(click, str):
+                    stored = self.fetch_letter(click, next(filter(None, listed_name), ""))
+                else:
+                    stored = download_letter(self, spaced, after_failure=self.check_interruptions)
             except DownloadTooLarge as error:
                 findings.append(PortalProblem(
                     error_type="DownloadTooLarge", provenance=self.provenance(),
@@ -251,5 +257,5 @@ class Reading:
                 portal_document_id=letter_id, title=title, letter_date=letter_date,
                 suggested_file_name=next(filter(None, listed_name), stored.suggested_filename),
                 file_path=str(stored.path), sha256=stored.sha256,
-                provenance=self.provenance(title)))
+                provenance=self.provenance(title, url=click if isinstance(click, str) else None)))
         return findings

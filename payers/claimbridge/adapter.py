@@ -23,6 +23,9 @@ class ClaimBridgeAdapter(PortalAdapter):
     #: where claim status is read: "html" (the iframe's own documents fetched and parsed, none rendered)
     #: or "page" (the tab and its iframe)
     claims_from: Literal["html", "page"] = "html"
+    #: where the Letters and Authorizations tabs are read: "html" (their pages fetched, each letter's link
+    #: fetched) or "page" (the tabs rendered, each download clicked, each detail opened)
+    tabs_from: Literal["html", "page"] = "html"
     #: the iframe's search form, once the workspace has said where it is (it stays there within a session)
     _frame_url: str | None = None
     #: the search form as last fetched: posted again for the next check (its CSRF token is the session's)
@@ -118,15 +121,7 @@ class ClaimBridgeAdapter(PortalAdapter):
             form = self.fetch_page(self._frame_url)
             if self.answer(form, {"form": ui.Search.form, "picker": ui.PICKER}) == "form":
                 return form
-        workspace = self.fetch_page("workspace")
-        if self.answer(workspace, {"in": ui.WORKSPACE, "picker": ui.PICKER}) == "picker":
-            workspace = self._pick_payer_html(workspace)
-        if not workspace.has(ui.PANELS["Claim Status"]):
-            tab = workspace.link(f"{ui.TABS} a:has-text('Claim Status')")
-            if tab is None:
-                self.fail_on(workspace, PortalChanged, "expected control missing: the Claim Status tab")
-            workspace = self.fetch_page(tab)
-            self.answer(workspace, ui.PANELS["Claim Status"])
+        workspace = self._fetched_tab("Claim Status")
         frames = [e for e in workspace.select(ui.Search.iframe) if e.get("src")]
         if not frames:
             self.fail_on(workspace, PortalChanged, f"expected frame missing: {ui.Search.iframe}")
@@ -134,6 +129,19 @@ class ClaimBridgeAdapter(PortalAdapter):
         self.answer(form, ui.Search.form)  # layout 2 renamed the form: PortalChanged
         self._frame_url = form.url
         return form
+
+    def _fetched_tab(self, name: str) -> HtmlPage:
+        """The workspace fetched on one of its tabs (server-rendered panels), the payer picked if it was forgotten."""
+        workspace = self.fetch_page("workspace")
+        if self.answer(workspace, {"in": ui.WORKSPACE, "picker": ui.PICKER}) == "picker":
+            workspace = self._pick_payer_html(workspace)
+        if not workspace.has(ui.PANELS[name]):
+            tab = workspace.link(f"{ui.TABS} a:has-text('{name}')")
+            if tab is None:
+                self.fail_on(workspace, PortalChanged, f"expected control missing: the {name} tab")
+            workspace = self.fetch_page(tab)
+            self.answer(workspace, ui.PANELS[name])
+        return workspace
 
     def _pick_payer_html(self, picker: HtmlPage) -> HtmlPage:
         """`after_login` on a fetched picker: post the form of the button named as the credential's payer."""
@@ -183,7 +191,30 @@ class ClaimBridgeAdapter(PortalAdapter):
         return self.not_on_file(claim, shown["txn"], listed=listed)  # results came back, none of them ours
 
     def download_correspondence(self, since: date | None, known_ids: set[str]) -> list[CorrespondenceFinding]:
-        """Letters tab, filtered from `since`: every page's new letters downloaded once, named as the list shows."""
+        """Letters tab, filtered from `since`: every page's new letters downloaded once, named as the list shows.
+
+        The tab is server-rendered and each letter is a plain link, so with `tabs_from = "html"` its
+        pages are fetched (the filter form sent as the browser sends it, a GET) and each link fetched.
+        """
+        if self.tabs_from == "page":
+            return self.download_correspondence_in_page(since, known_ids)
+        lt = ui.Letters
+        listing = self._fetched_tab("Letters")
+        if since is not None:
+            form = listing.form(lt.filter)
+            if form is None:
+                self.fail_on(listing, PortalChanged, f"expected form missing: {lt.filter}")
+            action, fields = form
+            listing = self.fetch_page(action, {**fields, **self._field_names(listing, {lt.since: f"{since:%m/%d/%Y}"})})
+            self.answer(listing, lt.table, errors={ui.ALERT: PortalChanged})
+        rows = ((row["id"], row["title"], row["date"], row["_href"], row["file_name"])
+                for page in self.page_walk(listing, lt.next, lt.table)
+                for row in self.page_rows(page, lt.table, lt.columns))
+        return self.letters(rows, known_ids, since=since)
+
+    def download_correspondence_in_page(self, since: date | None,
+                                        known_ids: set[str]) -> list[CorrespondenceFinding]:
+        """The rendered path: the tab's filter typed and applied, each page's download links clicked."""
         lt = ui.Letters
         self._tab("Letters")
         if since is not None:
@@ -196,12 +227,26 @@ class ClaimBridgeAdapter(PortalAdapter):
         return self.letters(rows, known_ids, since=since)
 
     def pull_authorizations(self) -> list[AuthorizationFinding]:
-        """Authorizations tab: every row's detail link over all pages, then each label/value detail read."""
+        """Authorizations tab: every row's detail link over all pages, then each label/value detail read.
+
+        Server-rendered like the letters: with `tabs_from = "html"` the list and the details are fetched.
+        """
         a = ui.Auths
+        if self.tabs_from == "html":
+            links = [row["_href"] for page in self.page_walk(self._fetched_tab("Authorizations"), a.next, a.table)
+                     for row in page.table(a.table) or []]
+            return [self._fetched_authorization(href) for href in links]
         self._tab("Authorizations")
         links = [row["_href"] for _page in self.pages(a.next, a.page, navigates=True)
                  for row in self.table(self.page.locator(a.table))]
         return [self._authorization(href) for href in links]
+
+    def _fetched_authorization(self, href: str) -> AuthorizationFinding:
+        detail = self.fetch_page(href)
+        self.answer(detail, ui.Auths.detail)
+        shown = detail.labelled(ui.Auths.detail) or {}
+        return self.authorization({name: shown.get(label) for label, name in ui.Auths.labels.items()},
+                                  ui.Auths.statuses, url=detail.url)
 
     def _authorization(self, href: str) -> AuthorizationFinding:
         self.open(href, ui.Auths.detail)

@@ -57,6 +57,7 @@ class Letters:
     """The Letters tab: a date filter and 15 letters a page; the list shows each letter's file name."""
 
     since, apply, table, link = "#lettersFrom", "#applyFilter", "table#letterTable", "a.cb-download"
+    filter = "form#letterFilter"  # a GET form: the tab and the date as the query
     next, page = "a#letterNext", pager("#letterPageInfo")
     columns = {"Document ID": "id", "Title": "title", "Letter Date": "date", "File Name": "file_name"}
 

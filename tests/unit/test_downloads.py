@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from playwright.sync_api import Page
 
-from bots.downloads import DownloadTooLarge, StoredDownload, fetch_pdf, store_once
-from bots.errors import PortalChanged, PortalUnavailable
+from bots.downloads import DownloadTooLarge, StoredDownload, fetch_pdf, fetch_pdf_at, store_once
+from bots.errors import PortalChanged, PortalUnavailable, SessionExpired
 from sandbox.server import free_port
 
 PDF = b"%PDF-1.4\n" + b"0" * 20_000 + b"\n%%EOF\n"
@@ -177,3 +177,46 @@ def test_store_once_writes_atomically(tmp_path):
     assert (tmp_path / "d").stat().st_mode & 0o777 == 0o700
     assert store_once(b"%PDF-1.4 hello %%EOF", tmp_path / "d") == (path, sha)
     assert files(tmp_path / "d") == [path.name]
+
+
+def _answers(*answers):
+    """A fake `get` for fetch_pdf_at: each call the next (status, body), or raises it when it is an error."""
+    queue, calls = list(answers), []
+
+    def get():
+        calls.append(1)
+        answer = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+    return get, calls
+
+
+def test_a_fetched_letter_is_retried_when_cut_or_5xx_and_stored_once(tmp_path):
+    get, calls = _answers(PortalUnavailable("could not reach"), (502, b"Bad Gateway"), (200, PDF[:5000]),
+                          (200, PDF))
+    stored = fetch_pdf_at(get, target_dir=tmp_path, max_bytes=1 << 20, url="u", file_name="a.pdf", spacing_s=0.01)
+    assert len(calls) == 4 and stored.path.read_bytes() == PDF and stored.suggested_filename == "a.pdf"
+    assert [p.name for p in tmp_path.iterdir()] == [f"{hashlib.sha256(PDF).hexdigest()}.pdf"]
+
+
+def test_a_fetched_letter_that_keeps_failing_over_the_cap_or_no_pdf_stores_nothing(tmp_path):
+    get, calls = _answers((503, b"down"))
+    with pytest.raises(PortalUnavailable, match="failed 5 times"):
+        fetch_pdf_at(get, target_dir=tmp_path, max_bytes=1 << 20, url="u", file_name="", spacing_s=0.01)
+    assert len(calls) == 5
+    with pytest.raises(DownloadTooLarge):
+        fetch_pdf_at(_answers((200, PDF))[0], target_dir=tmp_path, max_bytes=1024, url="u", file_name="")
+    with pytest.raises(PortalChanged, match="not a PDF"):
+        fetch_pdf_at(_answers((200, b"<html>hello</html>"))[0], target_dir=tmp_path, max_bytes=1 << 20, url="u",
+                     file_name="")
+    refusals = []
+
+    def refused(body: bytes) -> None:  # the adapter's sign-in page check
+        refusals.append(body)
+        raise SessionExpired("signed out")
+
+    with pytest.raises(SessionExpired):
+        fetch_pdf_at(_answers((200, b"<form id=login>"))[0], target_dir=tmp_path, max_bytes=1 << 20, url="u",
+                     file_name="", refused=refused)
+    assert refusals == [b"<form id=login>"] and list(tmp_path.iterdir()) == []

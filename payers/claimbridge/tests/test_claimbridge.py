@@ -4,6 +4,7 @@ import csv
 import io
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -218,11 +219,46 @@ def test_interruptions_in_the_fetched_frame_documents_are_typed_errors(fresh_san
         adapter.check_claim_status(query(fresh_sandbox))
 
 
-def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter):
-    names = {x["letter_id"]: x["file_name"] for x in harness(fresh_sandbox, "oracle")["letters"]}
+@pytest.mark.parametrize("tabs_from", ["html", "page"])
+def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter, page, tabs_from):
+    """Fetched (the tab's pages and each link, nothing loaded in the tab) or rendered and clicked: every letter
+    once, named as the list shows, its bytes the portal's; a second pass from the first's ids downloads none."""
+    letters = harness(fresh_sandbox, "oracle")["letters"]
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
-    assert {f.portal_document_id: f.suggested_file_name for f in adapter.download_correspondence(None, set())} == names
+    adapter.tabs_from = tabs_from
+    url, loads = page.url, []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    found = adapter.download_correspondence(None, set())
+    assert {f.portal_document_id: f.suggested_file_name for f in found} == {x["letter_id"]: x["file_name"]
+                                                                            for x in letters}
+    assert harness(fresh_sandbox, "stats")["counters"]["letter_downloads"] == len(letters)
+    assert all(Path(f.file_path).read_bytes().startswith(b"%PDF-") for f in found)
+    assert (loads == [] and page.url == url) if tabs_from == "html" else loads != []
+    assert adapter.download_correspondence(None, {f.portal_document_id for f in found}) == []
+    assert harness(fresh_sandbox, "stats")["counters"]["letter_downloads"] == len(letters)
+
+
+def test_fetched_letters_since_a_date_and_a_sign_in_page_for_a_letter(fresh_sandbox, make_adapter):
+    """The filter form is sent as the browser sends it (only letters from that date); a letter link answered
+    with the sign-in page (the session expired) is SessionExpired, not a letter that is no PDF."""
+    letters = harness(fresh_sandbox, "oracle")["letters"]
+    since = sorted(date.fromisoformat(x["letter_date"]) for x in letters)[len(letters) // 2]
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    found = adapter.download_correspondence(since, set())
+    assert {f.portal_document_id for f in found} == {x["letter_id"] for x in letters
+                                                     if date.fromisoformat(x["letter_date"]) >= since}
+    fetch_page = adapter.fetch_page
+
+    def listed_then_expired(path, params=None):  # the list comes; the session ends before the first letter
+        listed = fetch_page(path, params)
+        harness(fresh_sandbox, "session-idle/0", "POST")
+        return listed
+
+    adapter.fetch_page = listed_then_expired
+    with pytest.raises(SessionExpired):
+        adapter.download_correspondence(None, set())
 
 
 def test_claim_status_is_read_from_the_fetched_frame_documents_not_the_tab(sandbox, make_adapter, page):
@@ -278,3 +314,19 @@ def test_claim_status_is_read_from_the_fetched_frame_documents_not_the_tab(sandb
     assert loads != []
     shown = harness(sandbox, "lookups")[-2 * html_requests["lookups"]:]  # one session: the tab's, for both paths
     assert len({entry["session"] for entry in shown}) == 1 and len(shown) == 2 * html_requests["lookups"]
+
+
+def test_authorizations_fetched_read_as_the_rendered_tab_reads_them(fresh_sandbox, make_adapter, page):
+    """The Authorizations tab's pages and details fetched (nothing loads in the tab) give the rendered findings."""
+    adapter = make_adapter(fresh_sandbox, PAYER)
+    adapter.login()
+    url, loads = page.url, []
+    page.on("framenavigated", lambda frame: loads.append(frame.url))
+    fetched = adapter.pull_authorizations()
+    assert loads == [] and page.url == url
+    adapter.tabs_from = "page"
+    rendered = adapter.pull_authorizations()
+    assert loads != [] and len(fetched) == len(harness(fresh_sandbox, "oracle")["authorizations"]) > 10
+    assert [a.model_dump(exclude={"provenance"}) for a in fetched] == \
+        [a.model_dump(exclude={"provenance"}) for a in rendered]
+    assert all(a.provenance.url.split("/")[-1] == a.auth_number for a in fetched)
