@@ -8,6 +8,11 @@ The issue's target: one browser per worker plus at most 80 MiB per live session,
 - the browser alone (launched, no context), then the whole process tree's PSS (this Python process, the
   Playwright driver, Chromium and its renderers; shared pages counted once) after every batch of checks;
 - the session's share: the browser's processes minus the browser alone, at the end;
+- what each more live session costs: after the long session, LIVE_SESSIONS sessions of other accounts are
+  signed in side by side (each checks a few claims, then swaps its tab as a long night leaves it), and the
+  browser's processes are sampled as each one joins. The first session's figure includes the renderer code
+  every session shares (PSS counts a shared page once, split among its users); the slope from the first
+  to the last is what one more live session adds;
 - flatness: the mean of the last fifth of the samples against the mean of the samples between check 200
   and 400 (after the first pages have warmed the caches).
 The portal's `claims` are cycled to reach `checks`; every answer is checked against the sandbox's oracle.
@@ -19,7 +24,10 @@ import argparse
 import os
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
+
+import httpx
 
 from benchmarks._common import MemorySink, print_table, quiet_environment, ratio, write_results
 
@@ -35,10 +43,13 @@ from bots.evidence import EvidenceStore  # noqa: E402
 from bots.findings import ClaimStatusFinding  # noqa: E402
 from bots.registry import get_adapter  # noqa: E402
 from bots.runner import AccountRunner, AccountWork  # noqa: E402
+from bots.session import account_session  # noqa: E402
 from sandbox.server import SandboxServer  # noqa: E402
 
 SEED = 7
 MIB = 1024
+LIVE_SESSIONS = 4  # signed in side by side after the long session, one account each
+LIVE_CHECKS = 20  # claims each of them checks before it is sampled
 
 
 def _pss_mib(pids: list[int]) -> float:
@@ -66,10 +77,43 @@ def _browser_pids() -> list[int]:
     return [p for p in tree_of(os.getpid())[1:] if "chrom" in Path(f"/proc/{p}/comm").read_text().lower()]
 
 
+def _credential(server: SandboxServer, portal: str, account: dict, name: str) -> Credential:
+    return Credential(payer_id=portal, account=name, username=account["username"], password=account["password"],
+                      totp_seed=account["totp_seed"] or None, portal_url=server.portal_url(portal),
+                      options={"one_time_code_url": f"{server.url}/_sandbox/{portal}/mailbox"})
+
+
+def live_sessions(browser, server: SandboxServer, portal: str, claims: list, oracle: dict, scratch: Path,
+                  browser_alone: float) -> list[dict]:
+    """Browser memory as LIVE_SESSIONS signed-in sessions join one by one (each checked against the oracle)."""
+    adapter_cls = get_adapter(portal)
+    accounts = httpx.get(f"{server.url}/_sandbox/{portal}/accounts").json()[:LIVE_SESSIONS]
+    store = CredentialStore(Path(tempfile.mkdtemp(dir=scratch)))
+    samples = []
+    with ExitStack() as live:
+        for n, account in enumerate(accounts, start=1):
+            adapter = live.enter_context(account_session(
+                browser, adapter_cls, _credential(server, portal, account, f"live-{n}"), store=store,
+                evidence=EvidenceStore(scratch / "evidence"), download_dir=scratch / "downloads"))
+            for claim in claims[:LIVE_CHECKS]:
+                found = adapter.check_claim_status(claim)
+                truth = oracle[claim.claim_number]
+                if found.status_category != (None if truth["unmapped_wording"] else truth["status_category"]):
+                    raise SystemExit(f"{portal}: a live session's answer differs from the oracle")
+            adapter.fresh_tab()
+            time.sleep(1)  # the swapped-out renderer exits
+            samples.append({"sessions": n, "browser_mib": _pss_mib(_browser_pids()),
+                            "above_browser_mib": round(_pss_mib(_browser_pids()) - browser_alone, 1)})
+    if len(samples) < 2:
+        raise SystemExit(f"{portal}: the sandbox has fewer than 2 accounts to sign in side by side")
+    return samples
+
+
 def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
     """One account's `checks` claim checks in one session, sampled after every batch."""
     adapter_cls = get_adapter(portal)
-    with SandboxServer(seed=SEED, claims=max(distinct * 2, 60), portals=[portal]) as server, \
+    with SandboxServer(seed=SEED, claims=max(distinct * 2, 60), portals=[portal],
+                       accounts_per_practice=LIVE_SESSIONS) as server, \
             sync_playwright() as playwright:
         claims, oracle = pick_claims(server, distinct, portal)
         work_claims = [claims[i % len(claims)] for i in range(checks)]
@@ -77,11 +121,7 @@ def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
         time.sleep(1)
         browser_alone = _pss_mib(_browser_pids())
         tree_before = _pss_mib(tree_of(os.getpid()))
-        account = sandbox_account(server, portal)
-        credential = Credential(payer_id=portal, account="bench", username=account["username"],
-                                password=account["password"], totp_seed=account["totp_seed"] or None,
-                                portal_url=server.portal_url(portal),
-                                options={"one_time_code_url": f"{server.url}/_sandbox/{portal}/mailbox"})
+        credential = _credential(server, portal, sandbox_account(server, portal), "bench")
         sink = SamplingSink(_browser_pids)
         runner = AccountRunner(browser, adapter_cls, store=CredentialStore(Path(tempfile.mkdtemp(dir=scratch))),
                                evidence=EvidenceStore(scratch / "evidence"), download_dir=scratch / "downloads")
@@ -89,6 +129,7 @@ def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
         outcome = runner.run(AccountWork(payer_id=portal, credential=credential, claims=work_claims,
                                          batch_size=50), sink)
         wall = time.perf_counter() - started
+        joined = live_sessions(browser, server, portal, claims, oracle, scratch, browser_alone)
         browser.close()
     if outcome.stopped_by or outcome.claims_checked != checks:
         raise SystemExit(f"{portal}: stopped by {outcome.stopped_by}, {outcome.claims_checked}/{checks} checked")
@@ -106,7 +147,10 @@ def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
             "session_mib_at_end": round(samples[-1]["browser_mib"] - browser_alone, 1),
             "tree_warm_mib": round(sum(warm) / len(warm), 1), "tree_last_fifth_mib": round(sum(last) / len(last), 1),
             "tree_peak_mib": max(s["tree_mib"] for s in samples), "growth": round(growth, 3),
-            "flat_within_10_percent": abs(growth) <= 0.10, "checks_per_minute": ratio(60 * checks, wall),
+            "flat_within_10_percent": abs(growth) <= 0.10, "live_sessions": joined,
+            "first_live_session_mib": joined[0]["above_browser_mib"],
+            "each_more_live_session_mib": round((joined[-1]["browser_mib"] - joined[0]["browser_mib"])
+                                                / (len(joined) - 1), 1), "checks_per_minute": ratio(60 * checks, wall),
             "samples": samples}
 
 
@@ -124,6 +168,11 @@ def main() -> None:
         "flat (10%)"], [[result["browser_alone_mib"], result["session_mib_at_end"], result["tree_warm_mib"],
                         result["tree_last_fifth_mib"], result["tree_peak_mib"], result["growth"],
                         "yes" if result["flat_within_10_percent"] else "no"]])
+    print_table(f"live sessions side by side ({args.portal}, {LIVE_CHECKS} checks each, tab swapped)",
+                ["live sessions", "browser MiB", "above the browser alone MiB"],
+                [[s["sessions"], s["browser_mib"], s["above_browser_mib"]] for s in result["live_sessions"]])
+    print(f"first live session {result['first_live_session_mib']} MiB above the browser (shared renderer code "
+          f"included); each more live session {result['each_more_live_session_mib']} MiB")
     write_results(f"memory-{args.portal}", {"seed": SEED, "cpus": os.cpu_count(), **result})
 
 

@@ -19,6 +19,11 @@ QUIET_ARGS = [
     "--host-resolver-rules=MAP accounts.google.com ~NOTFOUND, MAP update.googleapis.com ~NOTFOUND, "
     "MAP content-autofill.googleapis.com ~NOTFOUND",
 ]
+# Memory per session (docs/performance.md): headless Chromium 156 still builds the address bar's popups, two
+# WebUI pages (chrome://omnibox-popup.top-chrome/) of about 50 and 20 MiB in renderers of their own, for every
+# context; and it keeps a spare renderer warm for the next navigation. A bot has no address bar, and a swapped
+# tab or a sign-in can wait the few milliseconds a renderer takes to start: one renderer per session is left.
+LEAN_ARGS = ["--disable-features=WebUIOmniboxPopup,WebUIOmniboxAimPopup,SpareRendererForSitePerProcess"]
 # Debian's /usr/bin/chromium is a wrapper script that adds flags and prints noise: use the real binary.
 SYSTEM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
 
@@ -53,7 +58,7 @@ def launch_options(playwright: Playwright | None = None, *, headless: bool | Non
     """Keyword arguments for `chromium.launch` (also used by the pytest-playwright fixtures)."""
     if headless is None:
         headless = os.environ.get(HEADED_ENV, "") not in ("1", "true", "yes")
-    options: dict = {"headless": headless, "args": list(QUIET_ARGS)}
+    options: dict = {"headless": headless, "args": [*QUIET_ARGS, *LEAN_ARGS]}
     executable = resolve_chromium(playwright)
     if executable:
         options["executable_path"] = executable
