@@ -102,8 +102,9 @@ def live_sessions(browser, server: SandboxServer, portal: str, claims: list, ora
                     raise SystemExit(f"{portal}: a live session's answer differs from the oracle")
             adapter.fresh_tab()
             time.sleep(1)  # the swapped-out renderer exits
-            samples.append({"sessions": n, "browser_mib": _pss_mib(_browser_pids()),
-                            "above_browser_mib": round(_pss_mib(_browser_pids()) - browser_alone, 1)})
+            browser_mib = _pss_mib(_browser_pids())
+            samples.append({"sessions": n, "browser_mib": browser_mib,
+                            "above_browser_mib": round(browser_mib - browser_alone, 1)})
     if len(samples) < 2:
         raise SystemExit(f"{portal}: the sandbox has fewer than 2 accounts to sign in side by side")
     return samples

@@ -34,7 +34,7 @@ from bots.errors import MaintenanceWindow, PortalChanged, PortalError, PortalUna
 from bots.urls import safe_url
 
 if TYPE_CHECKING:
-    from bots.adapter import PortalAdapter
+    from bots.adapter import PortalAdapter, PortalSession
 
 log = logging.getLogger("payerbot.downloads")
 
@@ -222,12 +222,7 @@ def fetch_pdf_at(get: Callable[[], tuple[int, bytes]], *, target_dir: Path, max_
     reasons: list[str] = []
     for attempt in range(1, attempts + 1):
         try:
-            try:
-                status, data = get()
-            except PortalUnavailable as lost:  # the answer broke off (a cut body): tried again, as a cut PDF is
-                if isinstance(lost, MaintenanceWindow):
-                    raise
-                raise _Retry(lost.message) from lost
+            status, data = get()
             if not data.startswith(PDF_MAGIC):
                 if refused is not None:
                     refused(data)
@@ -235,18 +230,24 @@ def fetch_pdf_at(get: Callable[[], tuple[int, bytes]], *, target_dir: Path, max_
                     raise _Retry(f"the portal answered HTTP {status}")
             path, sha, data = _store_pdf(data, target_dir, max_bytes, url)
             return StoredDownload(path=path, sha256=sha, size=len(data), suggested_filename=file_name)
-        except _Retry as why:
-            reasons.append(str(why))
-            log.info("download attempt %d/%d failed: %s", attempt, attempts, why)
+        except MaintenanceWindow:
+            raise
+        except (_Retry, PortalUnavailable) as why:  # PortalUnavailable: the answer broke off (a cut body)
+            reasons.append(why.message if isinstance(why, PortalUnavailable) else str(why))
+            log.info("download attempt %d/%d failed: %s", attempt, attempts, reasons[-1])
         if attempt < attempts:
             time.sleep(min(MAX_SPACING_S, spacing_s * 2 ** (attempt - 1)))
     raise PortalUnavailable(f"letter download failed {attempts} times: {'; '.join(reasons)}", url=url)
+
+
+def letter_dir(session: PortalSession) -> Path:
+    """Where a session's letters are stored: its download folder, else `downloads` beside its evidence."""
+    return session.download_dir or session.evidence.root.parent / "downloads"
 
 
 def download_letter(adapter: PortalAdapter, click: Callable[[], None], *,
                     after_failure: Callable[[], None] | None = None, **options) -> StoredDownload:
     """`fetch_pdf` with the adapter's page, download folder and size cap (what every adapter calls)."""
     session = adapter.session
-    target = session.download_dir or session.evidence.root.parent / "downloads"
-    return fetch_pdf(adapter.page, click, target_dir=target, max_bytes=session.max_download_bytes,
+    return fetch_pdf(adapter.page, click, target_dir=letter_dir(session), max_bytes=session.max_download_bytes,
                      after_failure=after_failure, url=safe_url(adapter.page.url), **options)

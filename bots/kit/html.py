@@ -27,7 +27,7 @@ import lxml.html
 from cssselect import SelectorError
 from lxml.etree import ParserError
 
-from bots.downloads import StoredDownload, fetch_pdf_at
+from bots.downloads import StoredDownload, fetch_pdf_at, letter_dir
 from bots.errors import MaintenanceWindow, PortalChanged, PortalError, PortalUnavailable
 from bots.kit.paging import MAX_PAGES
 from bots.kit.reading import by_columns
@@ -268,10 +268,8 @@ class Html:
         def refused(body: bytes) -> None:
             self.raise_interruption(HtmlPage(url=url, status=200, html=body.decode("utf-8", "replace")))
 
-        session = self.session
-        return fetch_pdf_at(get, target_dir=session.download_dir or session.evidence.root.parent / "downloads",
-                            max_bytes=session.max_download_bytes, url=safe_url(url), file_name=file_name,
-                            refused=refused)
+        return fetch_pdf_at(get, target_dir=letter_dir(self.session), max_bytes=self.session.max_download_bytes,
+                            url=safe_url(url), file_name=file_name, refused=refused)
 
     def page_rows(self, page: HtmlPage, table: str, columns: dict[str, str]) -> list[dict[str, str | None]]:
         """A table's rows as field dicts (`columns`: header -> field, plus '_href'); a lost column is PortalChanged."""

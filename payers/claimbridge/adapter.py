@@ -10,7 +10,6 @@ from bots.adapter import PortalAdapter
 from bots.errors import PortalChanged, PortalError
 from bots.findings import AuthorizationFinding, ClaimQuery, ClaimStatusFinding, CorrespondenceFinding
 from bots.kit.html import HtmlPage, inner_text
-from bots.kit.paging import MAX_PAGES
 from bots.parsing import clean_text
 
 from . import pages as ui
@@ -73,9 +72,9 @@ class ClaimBridgeAdapter(PortalAdapter):
             self.fail_on(found, PortalChanged, "the page no longer shows txn")
         if answer == "none":
             return self.not_on_file(claim, shown["txn"], wording=shown["none"], url=found.url)
-        listed = 0
-        for _page in range(MAX_PAGES):
-            accounts = self.page_rows(found, s.results, s.account)
+        listed, last = 0, found
+        for last in self.page_walk(found, s.next, s.results):
+            accounts = self.page_rows(last, s.results, s.account)
             row = next((r for r in accounts if r["account"] == claim.claim_number), None)
             if row is not None:
                 # the row's onclick and its ICN link open the same address (this search's sid and page)
@@ -85,11 +84,7 @@ class ClaimBridgeAdapter(PortalAdapter):
                 return self.claim_finding(claim, **detail.texts(ui.Claim.fields), service_lines=lines,
                                           url=detail.url)
             listed += len(accounts)
-            if (next_page := found.link(s.next)) is None:
-                return self.not_on_file(claim, shown["txn"], listed=listed, url=found.url)
-            found = self.fetch_page(next_page)
-            self.answer(found, s.results)
-        self.fail_on(found, PortalChanged, f"a list went on for more than {MAX_PAGES} pages")
+        return self.not_on_file(claim, shown["txn"], listed=listed, url=last.url)
 
     def _search(self, typed: dict[str, str | None]) -> HtmlPage:
         """Post the search on the form kept from the last check, or on a freshly fetched one.
