@@ -7,12 +7,14 @@ The issue's target: one browser per worker plus at most 80 MiB per live session,
 2,000 checks. Measured here, in one run:
 - the browser alone (launched, no context), then the whole process tree's PSS (this Python process, the
   Playwright driver, Chromium and its renderers; shared pages counted once) after every batch of checks;
-- the session's share: the browser's processes minus the browser alone, at the end;
+- the session's share: the browser's processes minus the browser alone, at the end (the runner parks the
+  tab of a lane whose checks only fetch, so a fetched-check session holds no renderer);
 - what each more live session costs: after the long session, LIVE_SESSIONS sessions of other accounts are
-  signed in side by side (each checks a few claims, then swaps its tab as a long night leaves it), and the
-  browser's processes are sampled as each one joins. The first session's figure includes the renderer code
-  every session shares (PSS counts a shared page once, split among its users); the slope from the first
-  to the last is what one more live session adds;
+  signed in side by side (each checks a few claims as the claim phase does, its tab parked), and the
+  browser's processes are sampled as each one joins; then each session's tab is opened again, blank, one
+  by one (what a step that uses the tab holds), sampled again. With tabs, the first session's figure
+  includes the renderer code every session shares (PSS counts a shared page once, split among its users);
+  the slope from the first to the last is what one more live session adds;
 - flatness: the mean of the last fifth of the samples against the mean of the samples between check 200
   and 400 (after the first pages have warmed the caches).
 The portal's `claims` are cycled to reach `checks`; every answer is checked against the sandbox's oracle.
@@ -84,30 +86,53 @@ def _credential(server: SandboxServer, portal: str, account: dict, name: str) ->
 
 
 def live_sessions(browser, server: SandboxServer, portal: str, claims: list, oracle: dict, scratch: Path,
-                  browser_alone: float) -> list[dict]:
-    """Browser memory as LIVE_SESSIONS signed-in sessions join one by one (each checked against the oracle)."""
+                  browser_alone: float) -> tuple[list[dict], list[dict]]:
+    """Browser memory as LIVE_SESSIONS signed-in sessions join one by one (each checked against the oracle).
+
+    Two series: each session as the night's claim phase leaves it (fetched checks: the tab parked, see
+    `PortalAdapter.park_tab`), then the same sessions each with a blank tab open again, one by one (what a
+    step that uses the tab, a sign-in or a letter clicked in the tab, holds).
+    """
     adapter_cls = get_adapter(portal)
     accounts = httpx.get(f"{server.url}/_sandbox/{portal}/accounts").json()[:LIVE_SESSIONS]
     store = CredentialStore(Path(tempfile.mkdtemp(dir=scratch)))
-    samples = []
+    parked, with_tab = [], []
+
+    def sample(series: list[dict], n: int) -> None:
+        time.sleep(1)  # a closed tab's renderer exits
+        browser_mib = _pss_mib(_browser_pids())
+        series.append({"sessions": n, "browser_mib": browser_mib,
+                       "above_browser_mib": round(browser_mib - browser_alone, 1)})
+
     with ExitStack() as live:
+        adapters = []
         for n, account in enumerate(accounts, start=1):
             adapter = live.enter_context(account_session(
                 browser, adapter_cls, _credential(server, portal, account, f"live-{n}"), store=store,
                 evidence=EvidenceStore(scratch / "evidence"), download_dir=scratch / "downloads"))
+            adapters.append(adapter)
+            if adapter.claims_without_tab():
+                adapter.park_tab()  # as the runner does before each batch of fetched checks
             for claim in claims[:LIVE_CHECKS]:
                 found = adapter.check_claim_status(claim)
                 truth = oracle[claim.claim_number]
                 if found.status_category != (None if truth["unmapped_wording"] else truth["status_category"]):
                     raise SystemExit(f"{portal}: a live session's answer differs from the oracle")
-            adapter.fresh_tab()
-            time.sleep(1)  # the swapped-out renderer exits
-            browser_mib = _pss_mib(_browser_pids())
-            samples.append({"sessions": n, "browser_mib": browser_mib,
-                            "above_browser_mib": round(browser_mib - browser_alone, 1)})
-    if len(samples) < 2:
+            adapter.fresh_tab()  # a tab that did draw the checks is swapped for a blank one, as a long night does
+            sample(parked, n)
+        for n, adapter in enumerate(adapters, start=1):
+            adapter.page.goto("about:blank")  # a parked tab opens again, blank
+            sample(with_tab, n)
+    if len(parked) < 2:
         raise SystemExit(f"{portal}: the sandbox has fewer than 2 accounts to sign in side by side")
-    return samples
+    return parked, with_tab
+
+
+def _per_session(series: list[dict]) -> dict:
+    """The first session's cost and the slope from the first to the last (what one more session adds)."""
+    return {"first_mib": series[0]["above_browser_mib"],
+            "each_more_mib": round((series[-1]["browser_mib"] - series[0]["browser_mib"]) / (len(series) - 1), 1),
+            "most_per_session_mib": max(round(s["above_browser_mib"] / s["sessions"], 1) for s in series)}
 
 
 def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
@@ -130,7 +155,7 @@ def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
         outcome = runner.run(AccountWork(payer_id=portal, credential=credential, claims=work_claims,
                                          batch_size=50), sink)
         wall = time.perf_counter() - started
-        joined = live_sessions(browser, server, portal, claims, oracle, scratch, browser_alone)
+        joined, joined_with_tab = live_sessions(browser, server, portal, claims, oracle, scratch, browser_alone)
         browser.close()
     if outcome.stopped_by or outcome.claims_checked != checks:
         raise SystemExit(f"{portal}: stopped by {outcome.stopped_by}, {outcome.claims_checked}/{checks} checked")
@@ -149,9 +174,8 @@ def measure(portal: str, checks: int, distinct: int, scratch: Path) -> dict:
             "tree_warm_mib": round(sum(warm) / len(warm), 1), "tree_last_fifth_mib": round(sum(last) / len(last), 1),
             "tree_peak_mib": max(s["tree_mib"] for s in samples), "growth": round(growth, 3),
             "flat_within_10_percent": abs(growth) <= 0.10, "live_sessions": joined,
-            "first_live_session_mib": joined[0]["above_browser_mib"],
-            "each_more_live_session_mib": round((joined[-1]["browser_mib"] - joined[0]["browser_mib"])
-                                                / (len(joined) - 1), 1), "checks_per_minute": ratio(60 * checks, wall),
+            "live_sessions_with_tab": joined_with_tab, "per_session": _per_session(joined),
+            "per_session_with_tab": _per_session(joined_with_tab), "checks_per_minute": ratio(60 * checks, wall),
             "samples": samples}
 
 
@@ -169,11 +193,14 @@ def main() -> None:
         "flat (10%)"], [[result["browser_alone_mib"], result["session_mib_at_end"], result["tree_warm_mib"],
                         result["tree_last_fifth_mib"], result["tree_peak_mib"], result["growth"],
                         "yes" if result["flat_within_10_percent"] else "no"]])
-    print_table(f"live sessions side by side ({args.portal}, {LIVE_CHECKS} checks each, tab swapped)",
-                ["live sessions", "browser MiB", "above the browser alone MiB"],
-                [[s["sessions"], s["browser_mib"], s["above_browser_mib"]] for s in result["live_sessions"]])
-    print(f"first live session {result['first_live_session_mib']} MiB above the browser (shared renderer code "
-          f"included); each more live session {result['each_more_live_session_mib']} MiB")
+    print_table(f"live sessions side by side ({args.portal}, {LIVE_CHECKS} checks each)",
+                ["live sessions", "claim phase (tab parked) MiB above the browser", "each with a tab open MiB"],
+                [[a["sessions"], a["above_browser_mib"], b["above_browser_mib"]]
+                 for a, b in zip(result["live_sessions"], result["live_sessions_with_tab"], strict=True)])
+    for label, key in (("claim phase (tab parked)", "per_session"), ("each with a tab open", "per_session_with_tab")):
+        figures = result[key]
+        print(f"{label}: first live session {figures['first_mib']} MiB above the browser, each more "
+              f"{figures['each_more_mib']} MiB, at most {figures['most_per_session_mib']} MiB per live session")
     write_results(f"memory-{args.portal}", {"seed": SEED, "cpus": os.cpu_count(), **result})
 
 

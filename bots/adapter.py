@@ -51,7 +51,8 @@ class OneTimeCodeProvider(Protocol):
 class PortalSession:
     """What an adapter works with: one logged-in (or about to be) browser context for one account."""
 
-    page: Page
+    #: the account's tab; None while it is parked (`PortalAdapter.park_tab`)
+    page: Page | None
     context: BrowserContext
     credential: Credential
     base_url: str
@@ -84,10 +85,57 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
     status_map: ClassVar[StatusMap]
     package_dir: ClassVar[Path]
 
+    _parked_url: str = "about:blank"  # where the tab was when it was parked
+    _user_agent: str | None = None
+
     def __init__(self, session: PortalSession):
         self.session = session
-        self.page = session.page
         self._watch_documents()
+
+    @property
+    def page(self) -> Page:
+        """The account's tab; a parked one (`park_tab`) is opened again, blank and signed in, by the first step
+        that needs it."""
+        if self.session.page is None:
+            self.session.page = self.session.context.new_page()
+            self._watch_documents()
+        return self.session.page
+
+    @page.setter
+    def page(self, page: Page) -> None:
+        self.session.page = page
+
+    @property
+    def tab_parked(self) -> bool:
+        """Whether the session holds no tab right now (see `park_tab`)."""
+        return self.session.page is None
+
+    @property
+    def tab_url(self) -> str:
+        """Where the tab is, or was when it was parked; never opens it."""
+        return self._parked_url if self.session.page is None else self.session.page.url
+
+    def user_agent(self) -> str:
+        """The browser's user agent, as the portal sees it (read once, while there is a tab)."""
+        if self._user_agent is None:
+            self._user_agent = self.page.evaluate("navigator.userAgent")
+        return self._user_agent
+
+    def park_tab(self) -> None:
+        """Close the tab while the lane only fetches: its renderer (~20-90 MiB) goes, the login stays.
+
+        The login lives in the context (cookies, storage), and a claim check that reads fetched pages or JSON
+        (`claims_without_tab`) never draws anything. A step that needs the tab again (a sign-in after an
+        expiry, a letter clicked in the tab) opens a new one through `page`; evidence is not taken from a
+        parked tab (there is nothing on screen).
+        """
+        page = self.session.page
+        if page is None:
+            return
+        self.user_agent()  # the session's extra pages (bots.session_pages) send the same
+        self._parked_url = page.url
+        self.session.page = None
+        page.close()
 
     def claims_without_tab(self) -> bool:
         """Whether `check_claim_status` reads fetched pages or JSON only, never the tab (see bots.session_pages)."""
@@ -99,8 +147,10 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
         The login lives in the context (cookies, storage), so nothing is sent to the portal. The next step
         opens its page as always; a single-page app loads again in the new tab, signed in.
         """
-        old = self.page
-        self.session.page = self.page = self.session.context.new_page()
+        old = self.session.page
+        if old is None:
+            return  # a parked tab holds no renderer to renew; `page` opens a new one when it is needed
+        self.session.page = self.session.context.new_page()
         self._watch_documents()
         old.close()
 
@@ -165,14 +215,16 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
         return Provenance(
             payer_id=self.manifest.id,
             account=self.session.credential.account,
-            url=safe_url(url or self.page.url),
+            url=safe_url(url or self.tab_url),
             raw_text=raw_text,
             screenshot_sha256=sha,
             screenshot_path=str(path) if path else None,
         )
 
     def screenshot(self) -> tuple[str, Path] | tuple[None, None]:
-        """A full-page screenshot stored as evidence; (None, None) if the page cannot be captured."""
+        """A full-page screenshot stored as evidence; (None, None) if the page cannot be captured or is parked."""
+        if self.tab_parked:
+            return None, None
         try:
             return self.session.evidence.put_bytes(self.page.screenshot(full_page=True), ".png")
         except PlaywrightError:
@@ -190,13 +242,15 @@ class PortalAdapter(Api, Html, Waits, Login, Paging, Reading):
         keep = getattr(error, "evidence", True) if isinstance(error, type) else True
         _sha, path = self.screenshot() if keep else (None, None)
         html_path = self.scrubbed_html() if isinstance(error, type) and issubclass(error, PortalChanged) else None
-        raise error(message, url=safe_url(self.page.url), screenshot_path=str(path) if path else None,
+        raise error(message, url=safe_url(self.tab_url), screenshot_path=str(path) if path else None,
                     page_html_path=str(html_path) if html_path else None)
 
     def scrubbed_html(self) -> Path | None:
         """The current page's HTML with every text and value removed, stored as evidence for the operator."""
         from bots.scrub import scrub_html
 
+        if self.tab_parked:
+            return None
         try:
             html = scrub_html(self.page.content())
         except PlaywrightError:

@@ -39,6 +39,9 @@ class Manifest(BaseModel):
                                    "run at once (fetched pages or JSON only); 1 for a portal that keeps a "
                                    "search or wizard state per session, where a second check would overwrite "
                                    "the first")
+    downloads_per_session: int = Field(default=1, ge=1, le=8, description="letters one logged-in session may "
+                                       "fetch at once where their links are plain addresses (a night only); "
+                                       "1 downloads them one after the other")
     batch_size: int = Field(default=25, ge=1, le=500)
     fetch_media: bool = Field(default=False, description="let the browser fetch images, fonts and media (an "
                               "adapter that reads an image, say); off, they are never requested")

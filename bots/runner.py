@@ -186,6 +186,7 @@ class AccountRunner:
                                  download_dir=self.download_dir, budget=self.budget,
                                  max_download_bytes=work.max_download_bytes) as adapter:
                 outcome.logged_in_fresh = "login" in adapter.session.events
+                adapter.downloads_at_once = self.adapter_cls.manifest.downloads_per_session
                 try:
                     self._work(adapter, work, sink, outcome, capabilities)
                 finally:
@@ -361,7 +362,11 @@ class AccountRunner:
         state = {"failures": 0}
         every, since_fresh = self.adapter_cls.manifest.fresh_tab_every, 0
         for batch in batches(todo, work.batch_size):
-            if every and since_fresh >= every:
+            if adapter.claims_without_tab():
+                # Checks that only fetch draw nothing: the session holds no renderer while they run (a sign-in
+                # after an expiry opens the tab again; the next batch parks it again).
+                adapter.park_tab()
+            elif every and since_fresh >= every:
                 adapter.fresh_tab()  # a long night in one tab grows its renderer: a new tab, same login
                 since_fresh = 0
             if not self._go_on(outcome) or not self._claim_batch(adapter, batch, work, sink, outcome, state,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import copy
 import dataclasses
 import threading
+from collections.abc import Callable
+from typing import TypeVar
 
 from playwright.sync_api import Error as PlaywrightError
 
@@ -23,6 +25,9 @@ from bots.adapter import PortalAdapter
 from bots.fetching import SessionCopyFetch
 from bots.findings import ClaimQuery, Finding
 from bots.retry import transient_retry
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DetachedTab:
@@ -48,10 +53,10 @@ def side_by_side(adapter: PortalAdapter, pages: int) -> bool:
 def session_pages(adapter: PortalAdapter, count: int) -> list[PortalAdapter]:
     """`count` copies of the adapter, each on its own copy of the logged-in session (close them with `close_pages`)."""
     cookies = adapter.session.context.cookies()
-    user_agent = adapter.page.evaluate("navigator.userAgent")
+    user_agent = adapter.user_agent()
     copies = []
     for _ in range(count):
-        session = dataclasses.replace(adapter.session, page=DetachedTab(adapter.page.url), context=None,
+        session = dataclasses.replace(adapter.session, page=DetachedTab(adapter.tab_url), context=None,
                                       fetch=SessionCopyFetch(cookies, user_agent), events=[])
         page = copy.copy(adapter)  # the adapter's settings (claims_from, a layout check's time) carry over
         page.session, page.page = session, session.page
@@ -65,35 +70,37 @@ def close_pages(pages: list[PortalAdapter]) -> None:
         page.session.fetch.close()
 
 
-def check_side_by_side(adapter: PortalAdapter, claims: list[ClaimQuery],
-                       pages: int) -> dict[str, Finding | BaseException]:
-    """Each claim's finding, or what stopped its check, from `pages` pages of the session working at once.
+def map_side_by_side(adapter: PortalAdapter, work: Callable[[PortalAdapter, T], R], items: list[T],
+                     pages: int) -> dict[int, R | BaseException]:
+    """Each item's result (by its index), or what stopped it, from `pages` copies of the session working at once.
 
-    Transient errors are retried on the page as the lane would; anything else is handed back as it was raised.
+    `work(page, item)` runs on a copy of the adapter; transient errors are retried on the page as the lane
+    would; anything else is handed back as it was raised. Empty when the session's cookies could not be
+    copied (the lane then does every item itself).
     """
-    results: dict[str, Finding | BaseException] = {}
-    queue = list(reversed(claims))
+    results: dict[int, R | BaseException] = {}
+    queue = list(reversed(range(len(items))))
     lock = threading.Lock()
 
-    def work(page: PortalAdapter) -> None:
+    def run(page: PortalAdapter) -> None:
         while True:
             with lock:
                 if not queue:
                     return
-                claim = queue.pop()
+                index = queue.pop()
             try:
-                result: Finding | BaseException = transient_retry(page.check_claim_status)(claim)
+                result: R | BaseException = transient_retry(work)(page, items[index])
             except Exception as error:  # noqa: BLE001 - handed to the lane, which decides what it means
                 result = error
             with lock:
-                results[claim.claim_number] = result
+                results[index] = result
 
     try:
-        copies = session_pages(adapter, min(pages, len(claims)))
+        copies = session_pages(adapter, min(pages, len(items)))
     except PlaywrightError:
-        return {}  # the session's cookies could not be copied: the lane checks every claim itself
+        return {}
     try:
-        threads = [threading.Thread(target=work, args=(page,), name=f"session-page-{n}", daemon=True)
+        threads = [threading.Thread(target=run, args=(page,), name=f"session-page-{n}", daemon=True)
                    for n, page in enumerate(copies)]
         for thread in threads:
             thread.start()
@@ -102,3 +109,10 @@ def check_side_by_side(adapter: PortalAdapter, claims: list[ClaimQuery],
     finally:
         close_pages(copies)
     return results
+
+
+def check_side_by_side(adapter: PortalAdapter, claims: list[ClaimQuery],
+                       pages: int) -> dict[str, Finding | BaseException]:
+    """Each claim's finding, or what stopped its check, from `pages` pages of the session working at once."""
+    found = map_side_by_side(adapter, lambda page, claim: page.check_claim_status(claim), claims, pages)
+    return {claims[index].claim_number: result for index, result in found.items()}

@@ -295,7 +295,7 @@ class Html:
         the tab, a page that has nothing to do with what was read.
         """
         last = self._last_fetched
-        if last is None or last[1] != self.session.page.url:
+        if last is None or last[1] != self.tab_url:
             return None
         return last[0]
 
@@ -313,7 +313,7 @@ class Html:
                  form: dict[str, str] | None = None) -> HtmlPage:
         status, final_url, body = self.session.fetch(method, url, params, form, timeout_ms=self.html_timeout_ms)
         page = HtmlPage(url=final_url, status=status, html=body)
-        self._last_fetched = (page, self.session.page.url)
+        self._last_fetched = (page, self.tab_url)
         return self._checked(page)
 
     def _checked(self, page: HtmlPage) -> HtmlPage:

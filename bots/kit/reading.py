@@ -10,7 +10,7 @@ from datetime import date
 from playwright.sync_api import Locator
 from pydantic import BaseModel, ValidationError
 
-from bots.downloads import DownloadTooLarge, download_letter
+from bots.downloads import DownloadTooLarge, StoredDownload, download_letter
 from bots.errors import PortalChanged
 from bots.findings import (
     AuthorizationFinding,
@@ -68,6 +68,9 @@ class Reading:
 
     #: seconds between download clicks (Chromium silently drops downloads a page starts ~10 a second)
     download_spacing_s = 0.15
+    #: letters with plain links fetched at once in the session (the night's runner sets the manifest's
+    #: `downloads_per_session`; `payer try`, `record` and the replay keep one at a time, in order)
+    downloads_at_once = 1
 
     def texts(self, fields: dict[str, str | tuple[str, str]], *, within: Root | None = None) -> dict[str, str | None]:
         """field -> the cleaned text of its selector (None where the element is absent or a placeholder).
@@ -225,10 +228,20 @@ class Reading:
 
         A letter over the download cap is not stored: it becomes a `download_too_large` problem for the
         operator and the other letters go on (it is tried again next night, under the cap then in force).
+        Letters whose link is a plain address are fetched `downloads_at_once` at a time (`fetch_letters`).
         """
         findings: list[CorrespondenceFinding | PortalProblem] = []
         seen = set(known_ids)
         last_click = 0.0
+        linked: list[tuple[str, str | None, date | None, str, str, str]] = []  # fetched together, in list order
+
+        def fetch_linked() -> None:
+            for (letter_id, title, letter_date, date_text, href, name), stored in zip(
+                    linked, self.fetch_letters([(href, name) for *_, href, name in linked]), strict=True):
+                findings.append(self._letter_finding(letter_id, title, letter_date or date_text, stored, name,
+                                                     url=href))
+            linked.clear()
+
         for letter_id, title, date_text, click, *listed_name in rows:
             letter_date = parse_date(date_text)
             if not letter_id:
@@ -236,6 +249,11 @@ class Reading:
             if letter_id in seen or (since and letter_date and letter_date < since):
                 continue
             seen.add(letter_id)
+            name = next(filter(None, listed_name), "")
+            if isinstance(click, str):
+                linked.append((letter_id, title, letter_date, date_text, click, name))
+                continue
+            fetch_linked()  # a clicked letter needs its own list page in the tab: what was listed before goes first
 
             def spaced(click=click) -> None:
                 nonlocal last_click
@@ -244,18 +262,41 @@ class Reading:
                 click()
 
             try:
-                if isinstance(click, str):
-                    stored = self.fetch_letter(click, next(filter(None, listed_name), ""))
-                else:
-                    stored = download_letter(self, spaced, after_failure=self.check_interruptions)
+                stored: StoredDownload | DownloadTooLarge = download_letter(self, spaced,
+                                                                             after_failure=self.check_interruptions)
             except DownloadTooLarge as error:
-                findings.append(PortalProblem(
-                    error_type="DownloadTooLarge", provenance=self.provenance(),
-                    message=f"letter {letter_id} dated {letter_date or date_text}: {error.message}"[:500]))
-                continue
-            findings.append(CorrespondenceFinding(
-                portal_document_id=letter_id, title=title, letter_date=letter_date,
-                suggested_file_name=next(filter(None, listed_name), stored.suggested_filename),
-                file_path=str(stored.path), sha256=stored.sha256,
-                provenance=self.provenance(title, url=click if isinstance(click, str) else None)))
+                stored = error
+            findings.append(self._letter_finding(letter_id, title, letter_date or date_text, stored, name, url=None))
+        fetch_linked()
         return findings
+
+    def fetch_letters(self, links: list[tuple[str, str]]) -> list[StoredDownload | DownloadTooLarge]:
+        """Each (link, listed name) fetched and stored (`fetch_letter`); over the cap is handed back, not raised.
+
+        With `downloads_at_once` > 1 (the runner sets it from the manifest's `downloads_per_session`) that many
+        are fetched at once on copies of the logged-in session (bots.session_pages); a letter a copy could not
+        fetch for any other reason is fetched again here, in the lane, where its error is the step's error.
+        """
+        from bots.session_pages import map_side_by_side  # it builds on the adapter, which builds on this kit
+
+        def one(reader: Reading, link: tuple[str, str]) -> StoredDownload | DownloadTooLarge:
+            try:
+                return reader.fetch_letter(*link)
+            except DownloadTooLarge as error:
+                return error
+
+        ready: dict = map_side_by_side(self, one, links, self.downloads_at_once) \
+            if self.downloads_at_once > 1 and len(links) > 1 else {}
+        return [found if isinstance(found := ready.get(n), StoredDownload | DownloadTooLarge) else one(self, link)
+                for n, link in enumerate(links)]
+
+    def _letter_finding(self, letter_id: str, title: str | None, dated: date | str | None,
+                        stored: StoredDownload | DownloadTooLarge, listed_name: str,
+                        url: str | None) -> CorrespondenceFinding | PortalProblem:
+        if isinstance(stored, DownloadTooLarge):
+            return PortalProblem(error_type="DownloadTooLarge", provenance=self.provenance(),
+                                 message=f"letter {letter_id} dated {dated}: {stored.message}"[:500])
+        return CorrespondenceFinding(
+            portal_document_id=letter_id, title=title, letter_date=dated if isinstance(dated, date) else None,
+            suggested_file_name=listed_name or stored.suggested_filename, file_path=str(stored.path),
+            sha256=stored.sha256, provenance=self.provenance(title, url=url))

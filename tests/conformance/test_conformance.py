@@ -61,6 +61,7 @@ def _inventory(server, portal: str) -> dict[str, dict]:
 def _logged_in(make_adapter, server, payer_id: str, **kwargs) -> PortalAdapter:
     adapter = make_adapter(server, payer_id, **kwargs)
     ensure_logged_in(adapter)
+    adapter.downloads_at_once = adapter.manifest.downloads_per_session  # letters go as the night fetches them
     return adapter
 
 

@@ -220,3 +220,35 @@ def test_a_fetched_letter_that_keeps_failing_over_the_cap_or_no_pdf_stores_nothi
         fetch_pdf_at(_answers((200, b"<form id=login>"))[0], target_dir=tmp_path, max_bytes=1 << 20, url="u",
                      file_name="", refused=refused)
     assert refusals == [b"<form id=login>"] and list(tmp_path.iterdir()) == []
+
+
+def test_letters_fetched_at_once_keep_the_list_order_and_the_lane_fetches_what_a_copy_could_not(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Copies of the session hand back a letter, an error, an over-the-cap letter and nothing: the lane fetches
+    the error's and the missing one itself (their errors are its own), the rest are used as they came."""
+    import bots.session_pages
+    from bots.kit.reading import Reading
+
+    stored = {href: StoredDownload(path=tmp_path / f"{href}.pdf", sha256=href, size=1, suggested_filename=href)
+              for href in ("a", "b", "c", "d")}
+    too_large = DownloadTooLarge("over the cap")
+    by_copies = {0: stored["a"], 1: SessionExpired("signed out"), 2: too_large}  # 3: the copies never got to it
+
+    class Lane(Reading):
+        downloads_at_once = 3
+        fetched_here: list[str] = []
+
+        def fetch_letter(self, href: str, file_name: str) -> StoredDownload:
+            self.fetched_here.append(href)
+            return stored[href]
+
+    asked = []
+    monkeypatch.setattr(bots.session_pages, "map_side_by_side",
+                        lambda adapter, work, items, pages: asked.append((items, pages)) or by_copies)
+    lane = Lane()
+    links = [(href, f"{href}.pdf") for href in ("a", "b", "c", "d")]
+    assert lane.fetch_letters(links) == [stored["a"], stored["b"], too_large, stored["d"]]
+    assert lane.fetched_here == ["b", "d"] and asked == [(links, 3)]
+    lane.downloads_at_once, lane.fetched_here = 1, []
+    assert lane.fetch_letters(links) == [stored[h] for h in "abcd"] and lane.fetched_here == list("abcd")
+    assert len(asked) == 1  # one at a time: no copies of the session at all

@@ -19,6 +19,7 @@ from bots.errors import (
     SessionExpired,
 )
 from bots.findings import ClaimQuery
+from payers.claimbridge import pages as ui
 from tests.conformance.oracle import claim_differences
 
 PAYER = "claimbridge"
@@ -219,14 +220,17 @@ def test_interruptions_in_the_fetched_frame_documents_are_typed_errors(fresh_san
         adapter.check_claim_status(query(fresh_sandbox))
 
 
-@pytest.mark.parametrize("tabs_from", ["html", "page"])
-def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter, page, tabs_from):
-    """Fetched (the tab's pages and each link, nothing loaded in the tab) or rendered and clicked: every letter
-    once, named as the list shows, its bytes the portal's; a second pass from the first's ids downloads none."""
+@pytest.mark.parametrize(("tabs_from", "at_once"), [("html", 1), ("html", 3), ("page", 1)])
+def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter, page, tabs_from, at_once):
+    """Fetched (the tab's pages and each link, nothing loaded in the tab; one at a time or three at once in the
+    one session, as a night does) or rendered and clicked: every letter once, in the list's order, named as the
+    list shows, its bytes the portal's; a second pass from the first's ids downloads none."""
     letters = harness(fresh_sandbox, "oracle")["letters"]
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
-    adapter.tabs_from = tabs_from
+    adapter.tabs_from, adapter.downloads_at_once = tabs_from, at_once
+    harness(fresh_sandbox, "reset_stats", "POST")
+    fresh_sandbox.states[PAYER].faults.latency_ms = 20  # a real portal's wait, so that letters can overlap
     url, loads = page.url, []
     page.on("framenavigated", lambda frame: loads.append(frame.url))
     found = adapter.download_correspondence(None, set())
@@ -235,17 +239,28 @@ def test_letters_keep_the_file_names_the_list_shows(fresh_sandbox, make_adapter,
     assert harness(fresh_sandbox, "stats")["counters"]["letter_downloads"] == len(letters)
     assert all(Path(f.file_path).read_bytes().startswith(b"%PDF-") for f in found)
     assert (loads == [] and page.url == url) if tabs_from == "html" else loads != []
+    stats = harness(fresh_sandbox, "stats")
+    assert sum(stats["login_attempts"].values()) == 0 and stats["live_sessions"] == 1  # the one session
+    assert (stats["requests_of_one_session_in_flight_peak"] >= 2) == (at_once > 1)
+    if tabs_from == "html":  # the list's own order (the letters tab lists them newest first, page by page)
+        listed = [row["id"] for listing in adapter.page_walk(adapter._fetched_tab("Letters"), ui.Letters.next,
+                                                             ui.Letters.table)
+                  for row in adapter.page_rows(listing, ui.Letters.table, ui.Letters.columns)]
+        assert [f.portal_document_id for f in found] == listed
     assert adapter.download_correspondence(None, {f.portal_document_id for f in found}) == []
     assert harness(fresh_sandbox, "stats")["counters"]["letter_downloads"] == len(letters)
 
 
-def test_fetched_letters_since_a_date_and_a_sign_in_page_for_a_letter(fresh_sandbox, make_adapter):
+@pytest.mark.parametrize("at_once", [1, 3])
+def test_fetched_letters_since_a_date_and_a_sign_in_page_for_a_letter(fresh_sandbox, make_adapter, at_once):
     """The filter form is sent as the browser sends it (only letters from that date); a letter link answered
-    with the sign-in page (the session expired) is SessionExpired, not a letter that is no PDF."""
+    with the sign-in page (the session expired) is SessionExpired, not a letter that is no PDF, whether the
+    letters go one at a time or several at once (a copy's sign-in page is fetched again by the lane)."""
     letters = harness(fresh_sandbox, "oracle")["letters"]
     since = sorted(date.fromisoformat(x["letter_date"]) for x in letters)[len(letters) // 2]
     adapter = make_adapter(fresh_sandbox, PAYER)
     adapter.login()
+    adapter.downloads_at_once = at_once
     found = adapter.download_correspondence(since, set())
     assert {f.portal_document_id for f in found} == {x["letter_id"] for x in letters
                                                      if date.fromisoformat(x["letter_date"]) >= since}
