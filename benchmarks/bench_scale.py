@@ -215,9 +215,9 @@ def whole_night(latency_ms: int, claims_per_portal: int, scratch: Path) -> dict:
         imported = _fresh_home(server, scratch, f"night-{latency_ms}", accounts)
         cpu_before = os.times()
         with TreeSampler() as sampler:
-            started = time.perf_counter()
+            started, started_epoch = time.perf_counter(), time.time()
             result = nightly()
-            wall_s = time.perf_counter() - started
+            wall_s, ended_epoch = time.perf_counter() - started, time.time()
         cpu_after = os.times()
         if result["errors"] or result["skipped"]:
             raise SystemExit(f"the night at {latency_ms} ms did not go cleanly: {result['errors']} {result['skipped']}")
@@ -229,13 +229,23 @@ def whole_night(latency_ms: int, claims_per_portal: int, scratch: Path) -> dict:
     python_cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
     browser_cpu = sum(sampler.child_cpu.values())
     per_minute = 60 * checked / wall_s
+    # Where the night's time went: each account lane's span (browser context open to close), and what came
+    # before the first lane and after the last (Prefect's flow and task start, planning, the summary).
+    lanes = sorted(({"lane": f"{a['payer_id']}/{a['account']}", "claims": a["claims_checked"],
+                     "letters": a["letters_downloaded"], "authorizations": a["authorizations"],
+                     "seconds": round(a["finished_at"] - a["started_at"], 1)} for a in result["accounts"]),
+                   key=lambda lane: -lane["seconds"])
+    before_lanes = min(a["started_at"] for a in result["accounts"]) - started_epoch
+    after_lanes = ended_epoch - max(a["finished_at"] for a in result["accounts"])
     return {"latency_ms": latency_ms, "accounts": accounts, "claims_imported": imported,
             "claims_checked": checked, "claims_looked_up_twice": twice, "wall_seconds": round(wall_s, 1),
             "checks_per_minute": round(per_minute, 1),
             "minutes_for_10000_claims": round(TARGET_CLAIMS / per_minute, 1),
             "peak_tree_pss_mib": round(sampler.peak_kib / 1024),
             "python_cpu_seconds": round(python_cpu, 1), "browser_cpu_seconds": round(browser_cpu, 1),
-            "python_share_of_cpu": ratio(python_cpu, python_cpu + browser_cpu)}
+            "python_share_of_cpu": ratio(python_cpu, python_cpu + browser_cpu), "lanes": lanes,
+            "seconds_before_the_first_lane": round(before_lanes, 1),
+            "seconds_after_the_last_lane": round(after_lanes, 1)}
 
 
 def main() -> None:
@@ -266,6 +276,12 @@ def main() -> None:
         [[n["latency_ms"], n["claims_checked"], n["wall_seconds"], n["checks_per_minute"],
           n["minutes_for_10000_claims"], n["peak_tree_pss_mib"], n["python_share_of_cpu"],
           n["claims_looked_up_twice"]] for n in nights])
+    for n in nights:
+        print_table(f"the night's lanes at {n['latency_ms']} ms (before the first lane "
+                    f"{n['seconds_before_the_first_lane']} s, after the last {n['seconds_after_the_last_lane']} s)",
+                    ["lane", "seconds", "claims", "letters", "authorizations"],
+                    [[lane["lane"], lane["seconds"], lane["claims"], lane["letters"], lane["authorizations"]]
+                     for lane in n["lanes"]])
     write_results("scale", {"seed": SEED, "cpus": os.cpu_count(), "one_account": singles, "night": nights})
 
 
