@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks._common import MemorySink
 from bots.credentials import Credential, CredentialStore
 from bots.evidence import EvidenceStore
 from bots.findings import ClaimQuery
@@ -25,31 +26,25 @@ from tests.conformance.oracle import claim_differences
 PAYERS = ["meridian", "northwind", "claimbridge"]
 
 
-class TabCountingSink:
+class TabCountingSink(MemorySink):
     """Keeps the findings and, at every persisted claim batch, how many tabs the lane's context holds.
 
     After the first batch the portal ends the lane's session (as an idle time-out would).
     """
 
     def __init__(self, browser, before: set, portal_state) -> None:
+        super().__init__()
         self.browser, self.before, self.portal_state = browser, before, portal_state
-        self.findings: list = []
         self.tabs_at_batch: list[int] = []
 
     def persist(self, step: str, findings: list) -> None:
-        self.findings += findings
+        super().persist(step, findings)
         if step == "claim_status":
             (context,) = [c for c in self.browser.contexts if c not in self.before]
             self.tabs_at_batch.append(len(context.pages))
             if len(self.tabs_at_batch) == 1:
                 for token in list(self.portal_state.sessions):
                     self.portal_state.end_session(token)
-
-    def mark_uploading(self, packet_ids: list[str]) -> None: ...
-
-    def mark_unconfirmed(self, packet_ids: list[str]) -> None: ...
-
-    def record_login(self, payer_id: str, account: str) -> None: ...
 
 
 def _claims(server, portal: str, count: int) -> tuple[list[ClaimQuery], dict]:
